@@ -1,0 +1,45 @@
+"""Writing audit events. Services call :func:`audit_record` inside the same transaction as the change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from audit.models import AuditEvent
+from core.redaction import redact, redact_data
+
+SYSTEM = "system"
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: object = "",
+    object_repr: str = "",
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+    secrets: Iterable[str] = (),
+) -> AuditEvent:
+    """Append one event. ``actor`` is a user, a name (``"system"``, ``"scheduler"``) or None (system).
+    ``detail`` is redacted: URL credentials, Authorization values and every string in ``secrets``."""
+    if obj is not None:
+        object_type = object_type or obj._meta.model_name or ""
+        object_id = object_id or obj.pk
+        object_repr = object_repr or str(obj)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    name = actor.get_username() if user is not None else str(actor or SYSTEM)
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=name[:150],
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        object_repr=redact(object_repr, secrets)[:255],
+        outcome=outcome,
+        detail=redact_data(detail or {}, secrets),
+    )

@@ -1,0 +1,27 @@
+"""The audit history page: newest first, filterable, paginated."""
+
+from typing import Any
+
+from django.views.generic import ListView
+
+from audit.filters import filter_events
+from audit.models import AuditEvent
+from core.permissions import RoleRequiredMixin
+
+
+class AuditListView(RoleRequiredMixin, ListView):
+    template_name = "audit/event_list.html"
+    context_object_name = "events"
+    paginate_by = 50
+
+    def get_queryset(self) -> Any:
+        return filter_events(AuditEvent.objects.select_related("actor"), self.request.GET)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ctx = super().get_context_data(**kwargs)
+        ctx["filters"] = {k: self.request.GET.get(k, "") for k in ("action", "actor", "object_type", "object_id")}
+        ctx["actions"] = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        ctx["query"] = query.urlencode()
+        return ctx

@@ -1,0 +1,23 @@
+"""The JSON API, v1 (see shared/API.md for the contract)."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from audit.api import AuditEventViewSet
+from core.api.views import CheckDetailView, register_check_kind
+from feeds.api import FeedCheckSerializer, FeedCheckViewSet, FeedViewSet
+from feeds.models import FeedCheck
+
+register_check_kind("feed", FeedCheck, FeedCheckSerializer)
+
+router = DefaultRouter()
+router.register("feeds", FeedViewSet, basename="feed")
+router.register("feed-checks", FeedCheckViewSet, basename="feed-check")
+router.register("audit", AuditEventViewSet, basename="audit")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("checks/<int:pk>/", CheckDetailView.as_view(), name="check-detail"),
+    *router.urls,
+]

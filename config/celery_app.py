@@ -1,0 +1,30 @@
+"""The Celery application. Settings come from Django settings under the ``CELERY_`` prefix."""
+
+import os
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("feedkeeper")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+if str(app.conf.broker_url).startswith("filesystem://"):
+    # The embedded broker's folders must exist before any producer or consumer touches them.
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        folder = app.conf.broker_transport_options.get(key)
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_celery_logs(logger: object, **kwargs: object) -> None:
+    """Celery's own handlers get the same redaction as Django's."""
+    from core.redaction import RedactingFilter
+
+    for handler in getattr(logger, "handlers", []):
+        handler.addFilter(RedactingFilter())

@@ -1,0 +1,39 @@
+"""Settings for `make test`. PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI), else embedded."""
+
+from .base import *  # noqa: F403
+from .base import DATA_DIR, DATABASES, env
+
+DEBUG = False
+SECRET_KEY = env.str("SECRET_KEY", default="test-secret-key-not-for-production")
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS",
+    default=["qTHzL8z8bS6cPz8k0bZ8n7Y4f1e5Ww3m2Xo0a6B8c9E=", "f6Q4qYb5Vt5qK2m3s8N1hX0c7j9L2d4R6t8y0u2w4zA="],
+)
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+PLAIN_HTTP_HOSTS = ["127.0.0.1", "localhost"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Tasks run inline unless a test starts a real worker (tests/conftest.py `celery_worker_process`).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_EAGER_PROPAGATES = False
+HTTP_CONNECT_TIMEOUT = 2.0
+HTTP_READ_TIMEOUT = 5.0
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so a worker subprocess can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-feedkeeper.sqlite3")}
+
+if not env.str("REDIS_URL", default=""):
+    # Tests use their own broker folder so a running `make run` worker never takes their tasks.
+    _broker = DATA_DIR / "test-broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker / "queue"),
+        "data_folder_out": str(_broker / "queue"),
+        "processed_folder": str(_broker / "processed"),
+        "store_processed": False,
+    }
+    BROKER_DIR = _broker

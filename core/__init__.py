@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: encryption, the HTTP seam, redaction, roles, API tokens, health."""

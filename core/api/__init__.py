@@ -1,0 +1,1 @@
+"""API plumbing shared by every app: bearer authentication, role permission, error handler."""

@@ -1,0 +1,60 @@
+"""Which URLs Feedkeeper may call: https only (plain http only for ``PLAIN_HTTP_HOSTS``), no credentials in
+the URL, and never a link-local or cloud metadata address. Feeds and targets share this rule."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+_METADATA_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+_BLOCKED_NETWORKS = (
+    ipaddress.ip_network("169.254.0.0/16"),  # link-local, AWS/Azure/GCP metadata
+    ipaddress.ip_network("fe80::/10"),  # IPv6 link-local
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS IMDS over IPv6
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata
+    ipaddress.ip_network("0.0.0.0/8"),
+)
+
+
+def _blocked_ip(host: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in _BLOCKED_NETWORKS)
+
+
+def validate_service_url(url: str, *, what: str = "URL") -> str:
+    """Validate and normalise an outbound URL; raise ``ValidationError`` with a message that never repeats
+    credentials found in it. Returns the URL with surrounding whitespace removed."""
+    url = (url or "").strip()
+    if not url:
+        raise ValidationError(f"Enter the {what}.")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise ValidationError(f"The {what} is not a valid URL.") from None
+    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            f"The {what} must not contain credentials (user:token@). Enter the token in its own field."
+        )
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValidationError(f"The {what} must be an https:// URL with a host name.")
+    if parts.scheme == "http" and host not in settings.PLAIN_HTTP_HOSTS:
+        raise ValidationError(
+            f"The {what} must use https. Plain http is allowed only for hosts listed in PLAIN_HTTP_HOSTS."
+        )
+    if host in _METADATA_HOSTS or _blocked_ip(host.strip("[]")):
+        raise ValidationError(f"The {what} points at a link-local or metadata address, which is never allowed.")
+    if parts.query or parts.fragment:
+        raise ValidationError(f"The {what} must not have a query string or fragment.")
+    return url

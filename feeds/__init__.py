@@ -1,0 +1,1 @@
+"""Feeds: private package indexes, their token history, and credential checks."""

@@ -1,0 +1,153 @@
+"""Feeds in the JSON API (`/api/v1/feeds/`). Serializers shape data; services do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.errors import as_drf_error
+from feeds import kinds, services
+from feeds.models import Feed, FeedCheck
+
+
+class FeedCheckSerializer(serializers.ModelSerializer):
+    feed = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = FeedCheck
+        fields = [
+            "id",
+            "kind",
+            "feed",
+            "status",
+            "http_status",
+            "detail",
+            "fingerprint",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class FeedSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=kinds.CHOICES, default="generic")
+    index_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    username = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    token = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=4096, style={"input_type": "password"}
+    )
+    token_expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    fingerprint = serializers.CharField(read_only=True)
+    expiry_status = serializers.CharField(read_only=True)
+    last_check = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Feed
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "index_url",
+            "username",
+            "token",
+            "token_expires_at",
+            "fingerprint",
+            "expiry_status",
+            "organization",
+            "project",
+            "feed_name",
+            "base_url",
+            "repository",
+            "last_check",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_last_check(self, feed: Feed) -> dict[str, Any] | None:
+        check = feed.last_check()
+        return FeedCheckSerializer(check).data if check else None
+
+    def to_representation(self, feed: Feed) -> dict[str, Any]:
+        data = super().to_representation(feed)
+        data["token_expires_at"] = (
+            serializers.DateTimeField().to_representation(feed.token_expires_at) if feed.token_expires_at else None
+        )
+        data["expiry_status"] = feed.expiry_status()
+        return data
+
+    def create(self, validated: dict[str, Any]) -> Feed:
+        if not validated.get("token"):
+            raise serializers.ValidationError({"token": ["This field is required."]})
+        try:
+            return services.feed_create(actor=self.context["request"].user, **validated)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    def update(self, feed: Feed, validated: dict[str, Any]) -> Feed:
+        actor = self.context["request"].user
+        token = validated.pop("token", None)
+        has_expiry = "token_expires_at" in validated
+        expires_at = validated.pop("token_expires_at", None)
+        try:
+            with transaction.atomic():
+                if validated:
+                    feed = services.feed_update(actor=actor, feed=feed, **validated)
+                if token:
+                    services.feed_set_token(actor=actor, feed=feed, token=token, expires_at=expires_at)
+                elif has_expiry:
+                    services.feed_set_expiry(actor=actor, feed=feed, expires_at=expires_at)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Feed.objects.select_related("current_token").get(pk=feed.pk)
+
+
+_ID_RESPONSE = inline_serializer("JobId", {"id": serializers.IntegerField()})
+
+
+class FeedViewSet(viewsets.ModelViewSet):
+    """Feeds. Tokens are write-only; a feed shows its token's fingerprint and expiry status instead."""
+
+    serializer_class = FeedSerializer
+    queryset = Feed.objects.select_related("current_token").order_by("name")
+
+    def perform_destroy(self, instance: Feed) -> None:
+        services.feed_delete(actor=self.request.user, feed=instance)
+
+    @extend_schema(request=None, responses={202: _ID_RESPONSE})
+    @action(detail=True, methods=["post"])
+    def check(self, request: Request, pk: str | None = None) -> Response:
+        """Start a credential check; poll `/api/v1/checks/{id}/` until its status is final."""
+        check = services.feed_check_request(actor=request.user, feed=self.get_object())
+        return Response({"id": check.pk}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("PushIds", {"ids": serializers.ListField(child=serializers.IntegerField())}),
+            400: OpenApiResponse(description="No deliveries"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def push(self, request: Request, pk: str | None = None) -> Response:
+        """Push every delivery of the feed; answers the ids of the push records."""
+        from targets.services import feed_push_all
+
+        pushes = feed_push_all(actor=request.user, feed=self.get_object())
+        return Response({"ids": [p.pk for p in pushes]}, status=status.HTTP_202_ACCEPTED)
+
+
+class FeedCheckViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Feed checks, newest first (a single check is read at `/api/v1/checks/{id}/`)."""
+
+    serializer_class = FeedCheckSerializer
+    queryset = FeedCheck.objects.order_by("-created_at", "-id")

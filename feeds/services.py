@@ -1,0 +1,347 @@
+"""Feed workflows: create, update, replace the token, delete, and check credentials. Each one is atomic and
+writes its audit event in the same transaction. Views, API and tasks call these and nothing else."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from core.models import CheckRun
+from core.urlpolicy import validate_service_url
+from feeds import kinds
+from feeds.models import CheckStatus, Feed, FeedCheck, TokenVersion
+from feeds.probe import probe_index
+
+log = logging.getLogger(__name__)
+
+PART_FIELDS = ("organization", "project", "feed_name", "base_url", "repository")
+EDITABLE_FIELDS = ("name", "kind", "index_url", "username", *PART_FIELDS)
+MAX_TOKEN_LENGTH = 4096
+STUCK_CHECK_AFTER = timedelta(minutes=10)
+REQUEUE_PENDING_AFTER = timedelta(minutes=2)
+
+
+def validate_token(token: str | None, *, field: str = "token") -> str:
+    """A usable token: non-empty, one line, no surrounding spaces. The message never repeats the token."""
+    if token is None or token == "":
+        raise ValidationError({field: "Enter the token."})
+    if token != token.strip() or any(c in token for c in "\r\n\t"):
+        raise ValidationError({field: "The token must not contain spaces at its ends, tabs or line breaks."})
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValidationError({field: f"The token is longer than {MAX_TOKEN_LENGTH} characters."})
+    return token
+
+
+def validate_expiry(expires_at: Any, *, field: str = "token_expires_at") -> Any:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({field: "This expiry is in the past: the token has already expired."})
+    return expires_at
+
+
+def resolve_index_url(kind: str, values: dict[str, str]) -> str:
+    """The validated index URL for ``kind``: built from its parts, or the entered ``index_url`` for a generic
+    feed (or for any kind whose parts are all empty). Raises ``ValidationError`` keyed by field."""
+    spec = kinds.REGISTRY.get(kind)
+    if spec is None:
+        raise ValidationError({"kind": f"Unknown kind {kind!r}; choose one of {', '.join(kinds.REGISTRY)}."})
+    has_parts = any(values.get(p, "").strip() for p in spec.parts)
+    if spec.parts and has_parts:
+        missing = {
+            p: "This field is required for this kind of feed."
+            for p in spec.required_parts
+            if not values.get(p, "").strip()
+        }
+        if missing:
+            raise ValidationError(missing)
+        if "base_url" in spec.parts:
+            try:
+                validate_service_url(values["base_url"], what="base URL")
+            except ValidationError as exc:
+                raise ValidationError({"base_url": exc.messages}) from None
+        url = spec.build_index_url(values)
+        field = spec.parts[0]
+    else:
+        url = values.get("index_url", "").strip()
+        field = "index_url"
+        if not url and spec.parts:
+            raise ValidationError({spec.required_parts[0]: "This field is required for this kind of feed."})
+    try:
+        return validate_service_url(url, what="index URL")
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
+
+
+def _check_username(kind: str, username: str) -> None:
+    if kinds.REGISTRY[kind].username_required and not username:
+        raise ValidationError({"username": "This kind of feed needs the username that owns the token."})
+    if any(c in username for c in "\r\n\t"):
+        raise ValidationError({"username": "The username must be on one line."})
+
+
+def _check_name_free(name: str, exclude_pk: int | None = None) -> None:
+    qs = Feed.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        raise ValidationError({"name": "A feed with this name already exists."})
+
+
+@transaction.atomic
+def feed_create(
+    *,
+    actor: Any,
+    name: str,
+    kind: str,
+    token: str,
+    token_expires_at: Any = None,
+    index_url: str = "",
+    username: str = "",
+    **parts: str,
+) -> Feed:
+    """Create a feed with its first token. Raises ``ValidationError`` (field-keyed) and changes nothing on bad input."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Enter a name."})
+    _check_name_free(name)
+    values = {"index_url": index_url or "", **{p: (parts.get(p) or "") for p in PART_FIELDS}}
+    url = resolve_index_url(kind, values)
+    username = (username or "").strip()
+    _check_username(kind, username)
+    validate_token(token)
+    validate_expiry(token_expires_at)
+    feed = Feed.objects.create(
+        name=name,
+        kind=kind,
+        index_url=url,
+        username=username,
+        **{p: values[p].strip() for p in PART_FIELDS},
+    )
+    version = TokenVersion.build(feed=feed, token=token, expires_at=token_expires_at, created_by=_user(actor))
+    version.save()
+    feed.current_token = version
+    feed.save(update_fields=["current_token"])
+    audit_record(
+        actor=actor,
+        action="feed.create",
+        obj=feed,
+        detail={
+            "kind": kind,
+            "index_url": url,
+            "username": username,
+            "fingerprint": version.fingerprint,
+            "token_expires_at": _iso(token_expires_at),
+        },
+        secrets=[token],
+    )
+    return feed
+
+
+@transaction.atomic
+def feed_update(*, actor: Any, feed: Feed, **changes: Any) -> Feed:
+    """Change a feed's definition (not its token). Records which fields changed, old and new values."""
+    feed = Feed.objects.select_for_update().get(pk=feed.pk)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: "This field cannot be changed here." for f in unknown})
+    values = {f: getattr(feed, f) for f in EDITABLE_FIELDS}
+    values.update({k: ("" if v is None else v) for k, v in changes.items()})
+    values["name"] = str(values["name"]).strip()
+    if not values["name"]:
+        raise ValidationError({"name": "Enter a name."})
+    _check_name_free(values["name"], exclude_pk=feed.pk)
+    if "index_url" in changes and not any(p in changes for p in PART_FIELDS):
+        # A URL entered directly replaces the parts it was built from.
+        values.update({p: "" for p in PART_FIELDS})
+    values["index_url"] = resolve_index_url(values["kind"], values)
+    values["username"] = str(values["username"]).strip()
+    _check_username(values["kind"], values["username"])
+    # The username may itself be a secret (Databricks' docs put a PAT there), so only its change is recorded.
+    changed = {
+        f: ([getattr(feed, f), values[f]] if f != "username" else "changed")
+        for f in EDITABLE_FIELDS
+        if getattr(feed, f) != values[f]
+    }
+    for field in EDITABLE_FIELDS:
+        setattr(feed, field, values[field])
+    feed.save()
+    if changed:
+        audit_record(actor=actor, action="feed.update", obj=feed, detail={"changed": changed})
+        if {"index_url", "username"} & set(changed):
+            _on_credential_changed(feed, actor=actor)
+    return feed
+
+
+@transaction.atomic
+def feed_set_token(
+    *, actor: Any, feed: Feed, token: str, expires_at: Any = None, source: str = TokenVersion.Source.MANUAL
+) -> TokenVersion:
+    """Make ``token`` the feed's current token. The previous version is kept (encrypted) and marked retired.
+    Deliveries of the feed become stale and are pushed again."""
+    validate_token(token)
+    validate_expiry(expires_at)
+    feed = Feed.objects.select_for_update().select_related("current_token").get(pk=feed.pk)
+    previous = feed.current_token
+    now = timezone.now()
+    version = TokenVersion.build(feed=feed, token=token, expires_at=expires_at, created_by=_user(actor), source=source)
+    version.save()
+    if previous is not None:
+        TokenVersion.objects.filter(pk=previous.pk).update(retired_at=now)
+    feed.current_token = version
+    feed.save(update_fields=["current_token", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="feed.token_replace",
+        obj=feed,
+        detail={
+            "fingerprint": version.fingerprint,
+            "previous_fingerprint": previous.fingerprint if previous else "",
+            "token_expires_at": _iso(expires_at),
+            "source": source,
+        },
+        secrets=[token],
+    )
+    _on_credential_changed(feed, actor=actor)
+    return version
+
+
+@transaction.atomic
+def feed_set_expiry(*, actor: Any, feed: Feed, expires_at: Any) -> None:
+    """Correct the current token's known expiry (the token itself is unchanged)."""
+    validate_expiry(expires_at)
+    feed = Feed.objects.select_for_update().select_related("current_token").get(pk=feed.pk)
+    if feed.current_token is None:
+        raise ValidationError({"token_expires_at": "The feed has no token whose expiry could be set."})
+    previous = feed.current_token.expires_at
+    TokenVersion.objects.filter(pk=feed.current_token.pk).update(expires_at=expires_at)
+    audit_record(
+        actor=actor,
+        action="feed.token_expiry_set",
+        obj=feed,
+        detail={
+            "fingerprint": feed.current_token.fingerprint,
+            "previous": _iso(previous),
+            "token_expires_at": _iso(expires_at),
+        },
+    )
+
+
+def _on_credential_changed(feed: Feed, *, actor: Any) -> None:
+    """The credentialed URL changed: every place it was delivered to is now stale."""
+    from targets.services import deliveries_mark_stale  # targets build on feeds, not the other way round
+
+    deliveries_mark_stale(feed=feed, actor=actor)
+
+
+def feed_dependents(feed: Feed) -> list[tuple[str, list[str]]]:
+    """What would go with the feed: every related object other than its own tokens and checks, by kind."""
+    found: list[tuple[str, list[str]]] = []
+    for rel in Feed._meta.related_objects:
+        if rel.related_model in (TokenVersion, FeedCheck) or not rel.one_to_many:
+            continue
+        items = [str(o) for o in getattr(feed, rel.get_accessor_name()).all()[:50]]
+        if items:
+            found.append((str(rel.related_model._meta.verbose_name_plural), items))
+    return found
+
+
+@transaction.atomic
+def feed_delete(*, actor: Any, feed: Feed) -> None:
+    """Delete the feed with its token history, checks and deliveries (what targets hold is left in place)."""
+    dependents = feed_dependents(feed)
+    audit_record(
+        actor=actor,
+        action="feed.delete",
+        obj=feed,
+        detail={"fingerprint": feed.fingerprint, "dependents": {k: v for k, v in dependents}},
+    )
+    Feed.objects.filter(pk=feed.pk).update(current_token=None)
+    feed.delete()
+
+
+def feed_check_request(*, actor: Any, feed: Feed) -> FeedCheck:
+    """Record a pending check and enqueue it once the row is committed. Returns the row to poll."""
+    from feeds.tasks import run_feed_check
+
+    with transaction.atomic():
+        check = FeedCheck.objects.create(feed=feed, requested_by=_user(actor), fingerprint=feed.fingerprint)
+        transaction.on_commit(lambda: run_feed_check.delay(check.pk))
+    return check
+
+
+def feed_check_run(*, check_id: int) -> FeedCheck | None:
+    """Run a pending check (claimed race-safely: a check runs once). Returns None if someone else has it."""
+    now = timezone.now()
+    claimed = CheckRun.objects.filter(pk=check_id, kind=CheckRun.Kind.FEED, status=CheckStatus.PENDING).update(
+        status=CheckStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+    )
+    if claimed != 1:
+        return None
+    check = FeedCheck.objects.select_related("feed__current_token").get(pk=check_id)
+    feed = check.feed
+    if feed.current_token is None:
+        status, http_status, detail = CheckStatus.ERROR, None, "The feed has no token to check."
+    else:
+        token = feed.current_token.reveal()
+        result = probe_index(feed.index_url, feed.effective_username, token)
+        status, http_status, detail = result.status, result.http_status, result.detail
+    with transaction.atomic():
+        check.status, check.http_status, check.detail = status, http_status, detail[:2000]
+        check.finished_at, check.fingerprint = timezone.now(), feed.fingerprint
+        check.save(update_fields=["status", "http_status", "detail", "finished_at", "fingerprint"])
+        audit_record(
+            actor=check.requested_by or "scheduler",
+            action="feed.check",
+            obj=feed,
+            outcome=AuditEvent.Outcome.SUCCESS if status == CheckStatus.OK else AuditEvent.Outcome.FAILURE,
+            detail={
+                "check": check_id,
+                "status": status,
+                "http_status": http_status,
+                "detail": detail,
+                "fingerprint": feed.fingerprint,
+            },
+        )
+    return check
+
+
+def feeds_check_all(*, actor: Any = "scheduler") -> list[FeedCheck]:
+    """Queue a check of every feed that has a token (the scheduled sweep)."""
+    return [feed_check_request(actor=actor, feed=f) for f in Feed.objects.filter(current_token__isnull=False)]
+
+
+def feed_checks_reconcile() -> dict[str, int]:
+    """Nothing is lost when a worker dies: re-enqueue checks still pending after a while, and fail checks stuck
+    running (the worker that had them is gone)."""
+    from feeds.tasks import run_feed_check
+
+    now = timezone.now()
+    stuck = CheckRun.objects.filter(
+        kind=CheckRun.Kind.FEED, status=CheckStatus.RUNNING, started_at__lt=now - STUCK_CHECK_AFTER
+    )
+    failed = stuck.update(
+        status=CheckStatus.ERROR, finished_at=now, detail="The worker running this check stopped before it finished."
+    )
+    pending = list(
+        FeedCheck.objects.filter(status=CheckStatus.PENDING, created_at__lt=now - REQUEUE_PENDING_AFTER).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for pk in pending:
+        run_feed_check.delay(pk)
+    return {"failed_stuck": failed, "requeued": len(pending)}
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

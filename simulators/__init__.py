@@ -1,0 +1,1 @@
+"""Loopback simulators of the external platforms Feedkeeper talks to (standard library only)."""

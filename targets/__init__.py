@@ -1,0 +1,1 @@
+"""Targets: Databricks workspaces and Valohai organizations, deliveries to them, and their health."""

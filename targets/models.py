@@ -1,0 +1,1 @@
+"""Targets and deliveries (see the Databricks and Valohai adapters)."""
