@@ -8,12 +8,18 @@ from audit.api import AuditEventViewSet
 from core.api.views import CheckDetailView, register_check_kind
 from feeds.api import FeedCheckSerializer, FeedCheckViewSet, FeedViewSet
 from feeds.models import FeedCheck
+from targets.api import DeliveryViewSet, PushViewSet, TargetCheckSerializer, TargetViewSet
+from targets.models import TargetCheck
 
 register_check_kind("feed", FeedCheck, FeedCheckSerializer)
+register_check_kind("target", TargetCheck, TargetCheckSerializer)
 
 router = DefaultRouter()
 router.register("feeds", FeedViewSet, basename="feed")
 router.register("feed-checks", FeedCheckViewSet, basename="feed-check")
+router.register("targets", TargetViewSet, basename="target")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("pushes", PushViewSet, basename="push")
 router.register("audit", AuditEventViewSet, basename="audit")
 
 urlpatterns = [

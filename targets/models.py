@@ -1,1 +1,189 @@
-"""Targets and deliveries (see the Databricks and Valohai adapters)."""
+"""Targets (where feeds are delivered), deliveries (one feed at one place in one target), pushes (each attempt to
+put it there) and target checks (health). The database is the source of truth for what still has to happen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from core import crypto
+from core.fields import EncryptedTextField
+from core.models import CheckRun
+
+
+class Health(models.TextChoices):
+    OK = "ok"
+    WARNING = "warning"
+    FAILING = "failing"
+    UNKNOWN = "unknown"
+
+
+class Target(models.Model):
+    """A Databricks workspace or a Valohai organization. The credential (PAT, API token or OAuth client secret)
+    is encrypted; ``credential_fingerprint`` names it. ``info`` holds what the adapter resolved (workspace id,
+    organization id, projects) for display."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20)
+    url = models.URLField(max_length=300)
+    auth_type = models.CharField(max_length=20)
+    client_id = models.CharField(max_length=200, blank=True)
+    credential = EncryptedTextField()
+    credential_fingerprint = models.CharField(max_length=16)
+    organization = models.CharField(max_length=200, blank=True)
+    organization_id = models.CharField(max_length=64, blank=True)
+    info = models.JSONField(default=dict, blank=True)
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=4, help_text="At most this many pushes run against this target at once."
+    )
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_credential(self, secret: str) -> None:
+        self.credential = crypto.encrypt(secret)
+        self.credential_fingerprint = crypto.fingerprint(secret)
+
+    def reveal_credential(self) -> str:
+        """The plaintext credential. Only adapters call this."""
+        return crypto.decrypt(self.credential)
+
+    def adapter(self) -> Any:
+        from targets.adapters import get_adapter
+
+        return get_adapter(self)
+
+    def get_kind_display(self) -> str:
+        from targets.adapters import REGISTRY
+
+        return REGISTRY[self.kind].label if self.kind in REGISTRY else self.kind
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    PUSHING = "pushing"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    STALE = "stale"
+
+
+class Delivery(models.Model):
+    """One feed's credentialed index URL at one place in one target. ``mode`` and the fields it uses are the
+    adapter's to validate; ``location`` is the canonical name of the place (unique per target), so two deliveries
+    never fight over one secret. Feedkeeper owns only the places its deliveries name."""
+
+    feed = models.ForeignKey("feeds.Feed", on_delete=models.CASCADE, related_name="deliveries")
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="deliveries")
+    mode = models.CharField(max_length=32)
+    role = models.CharField(max_length=8, default="index", choices=[("index", "index"), ("extra", "extra")])
+    scope = models.CharField(max_length=128, blank=True)
+    key = models.CharField(max_length=128, blank=True)
+    clusters = models.JSONField(default=list, blank=True)
+    env_var = models.CharField(max_length=64, blank=True)
+    policy_id = models.CharField(max_length=64, blank=True)
+    projects = models.JSONField(default=list, blank=True)
+    variable = models.CharField(max_length=128, blank=True)
+    location = models.CharField(max_length=300, editable=False)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    )
+    delivered_fingerprint = models.CharField(max_length=16, blank=True)
+    delivered_remote_ts = models.BigIntegerField(
+        null=True, blank=True, help_text="The target's own timestamp (ms) of the value we delivered."
+    )
+    last_pushed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    state = models.JSONField(default=dict, blank=True, help_text="Adapter bookkeeping: per-project and per-cluster.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["target__name", "feed__name", "id"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["target", "location"], name="one_delivery_per_place")]
+
+    def __str__(self) -> str:
+        return f"{self.feed} → {self.target} ({self.location})"
+
+    def is_current(self) -> bool:
+        return bool(self.delivered_fingerprint) and self.delivered_fingerprint == self.feed.fingerprint
+
+
+class PushStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class PushQuerySet(models.QuerySet["Push"]):
+    def open(self) -> PushQuerySet:
+        return self.filter(status__in=[PushStatus.PENDING, PushStatus.RUNNING])
+
+
+class Push(models.Model):
+    """One request to put a delivery in place, with its attempts. ``pending`` waits for a slot (``dispatched_at``
+    empty) or sits in the broker (set); ``running`` is on a worker. The value pushed is read when it runs, so a
+    push always carries the feed's current token; ``fingerprint`` records which one."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="pushes")
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="pushes")
+    status = models.CharField(max_length=16, choices=PushStatus.choices, default=PushStatus.PENDING)
+    restart_consent = models.BooleanField(
+        default=False, help_text="The requester agreed that wiring a running cluster restarts it."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=32, default="manual")
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    fingerprint = models.CharField(max_length=16, blank=True)
+    remote_ts = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = PushQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target", "status"]), models.Index(fields=["status", "dispatched_at"])]
+
+    def __str__(self) -> str:
+        return f"push {self.pk} of delivery {self.delivery_id}: {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (PushStatus.SUCCEEDED, PushStatus.FAILED)
+
+
+class TargetCheck(CheckRun):
+    """One run of a target's health checks; ``results`` holds ``{name, status, detail}`` per check and the
+    overall status is the worst of them (ok, warning, failing)."""
+
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="checks")
+    results = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kind = CheckRun.Kind.TARGET
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"check of target {self.target_id}: {self.status}"

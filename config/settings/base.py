@@ -149,6 +149,15 @@ EXPIRY_WARNING_DAYS = env.int("EXPIRY_WARNING_DAYS", default=14)
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)
 
+# Pushing deliveries: retries of transient failures, and when the reconciler considers work lost.
+PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=6)
+PUSH_BASE_BACKOFF_SECONDS = env.float("PUSH_BASE_BACKOFF_SECONDS", default=5.0)
+PUSH_MAX_BACKOFF_SECONDS = env.float("PUSH_MAX_BACKOFF_SECONDS", default=300.0)
+PUSH_STUCK_AFTER_SECONDS = env.int("PUSH_STUCK_AFTER_SECONDS", default=300)
+PUSH_DISPATCH_LOST_AFTER_SECONDS = env.int("PUSH_DISPATCH_LOST_AFTER_SECONDS", default=120)
+# Valohai organization environment-variable groups: the endpoint is not publicly documented (experimental).
+VALOHAI_GROUP_PATH = env.str("VALOHAI_GROUP_PATH", default="/api/v0/environment-variable-groups/")
+
 # --- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_DIR = DATA_DIR / "broker"
@@ -200,10 +209,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-    },
-    "SECURITY": [{"bearerAuth": []}],
 }
 
 # --- Logging -----------------------------------------------------------------------------------
@@ -227,4 +232,6 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "check-all-feeds": {"task": "feeds.check_all_feeds", "schedule": 6 * 60 * 60},
     "reconcile-feed-checks": {"task": "feeds.reconcile_checks", "schedule": 60},
+    "reconcile-pushes": {"task": "targets.reconcile_pushes", "schedule": 60},
+    "check-all-targets": {"task": "targets.check_all_targets", "schedule": 30 * 60},
 }

@@ -1,0 +1,254 @@
+"""Databricks workspaces (PLATFORMS.md §1).
+
+Modes:
+- ``workspace_default``: the workspace's default package repositories, i.e. the predefined secret scope
+  ``databricks-package-management`` with key ``pip-index-url`` (role index) or ``pip-extra-index-urls`` (role
+  extra), readable by ``users`` (docs: "Configure default Python package repositories").
+- ``secret``: an own scope and key; optionally wire clusters (``spark_env_vars.<env_var> = {{secrets/s/k}}`` with
+  ``clusters/update`` and a merged map; never job clusters; a running cluster restarts only with consent) and a
+  cluster policy (``spark_env_vars.<env_var>`` fixed to the reference).
+
+Verification never reads a secret back: ``secrets/list`` must show the key with a ``last_updated_timestamp``
+later than the one before our put (both the workspace's clock).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from core import http
+from targets.adapters import register
+from targets.adapters.base import Adapter, AdapterError, HealthResult, ModeSpec, PushResult
+from targets.adapters.databricks_api import DatabricksClient, DatabricksError
+from targets.adapters.databricks_health import check_health
+
+PACKAGE_SCOPE = "databricks-package-management"
+PACKAGE_KEYS = {"index": "pip-index-url", "extra": "pip-extra-index-urls"}
+ENV_VARS = {"index": "DATABRICKS_PIP_INDEX_URL", "extra": "DATABRICKS_PIP_EXTRA_INDEX_URL"}
+_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MIN_DBR = (15, 1)
+
+
+def reference(scope: str, key: str) -> str:
+    return "{{secrets/" + scope + "/" + key + "}}"
+
+
+def dbr_version(spark_version: str) -> tuple[int, int] | None:
+    match = re.match(r"^(\d+)\.(\d+)", spark_version or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@register
+class DatabricksAdapter(Adapter):
+    kind = "databricks"
+    label = "Databricks workspace"
+    auth_types = ("pat", "oauth_m2m")
+    modes = {
+        "workspace_default": ModeSpec("workspace_default", "Workspace default package repository", ("role",)),
+        "secret": ModeSpec("secret", "Own secret (optionally wired to clusters / a policy)",
+                           ("scope", "key", "role", "clusters", "env_var", "policy_id")),
+    }
+
+    @classmethod
+    def clean_target(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("organization"):
+            raise ValidationError({"organization": "Only Valohai targets have an organization."})
+        if data["auth_type"] == "oauth_m2m" and not str(data.get("client_id") or "").strip():
+            raise ValidationError({"client_id": "Enter the service principal's application (client) id."})
+        if data["auth_type"] == "pat":
+            data["client_id"] = ""
+        return data
+
+    @classmethod
+    def clean_delivery(cls, data: dict[str, Any]) -> dict[str, Any]:
+        role = data.get("role", "index")
+        clusters = data.get("clusters") or []
+        if data["mode"] == "workspace_default":
+            extra = [f for f in ("clusters", "env_var", "policy_id", "projects", "variable") if data.get(f)]
+            if extra or (data.get("scope") and data["scope"] != PACKAGE_SCOPE):
+                raise ValidationError({(extra or ["scope"])[0]: "Not used by the workspace_default mode."})
+            key = PACKAGE_KEYS[role]
+            return {"mode": "workspace_default", "role": role, "scope": PACKAGE_SCOPE, "key": key, "clusters": [],
+                    "env_var": "", "policy_id": "", "projects": [], "variable": "",
+                    "location": f"secret:{PACKAGE_SCOPE}/{key}"}
+        errors: dict[str, str] = {}
+        scope, key = str(data.get("scope") or "").strip(), str(data.get("key") or "").strip()
+        for field, value in (("scope", scope), ("key", key)):
+            if not _NAME.match(value):
+                errors[field] = "Use 1-128 letters, digits, '-', '_', '.' or '@'."
+        env_var = str(data.get("env_var") or ENV_VARS[role]).strip()
+        if not _ENV.match(env_var):
+            errors["env_var"] = "Not a valid environment variable name."
+        if not isinstance(clusters, list) or not all(isinstance(c, str) and _CLUSTER.match(c) for c in clusters):
+            errors["clusters"] = "A list of cluster ids."
+        policy_id = str(data.get("policy_id") or "").strip()
+        if policy_id and not _CLUSTER.match(policy_id):
+            errors["policy_id"] = "Not a valid policy id."
+        if data.get("projects") or data.get("variable"):
+            errors["projects"] = "Only Valohai deliveries have projects and a variable."
+        if errors:
+            raise ValidationError(errors)
+        return {"mode": "secret", "role": role, "scope": scope, "key": key, "clusters": sorted(set(clusters)),
+                "env_var": env_var, "policy_id": policy_id, "projects": [], "variable": "",
+                "location": f"secret:{scope.lower()}/{key.lower()}"}
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def client(self) -> DatabricksClient:
+        t = self.target
+        return DatabricksClient(url=t.url, auth_type=t.auth_type, secret=t.reveal_credential(),
+                                client_id=t.client_id)
+
+    def secret_timestamp(self, api: DatabricksClient, scope: str, key: str) -> int | None:
+        """The key's ``last_updated_timestamp`` (ms, workspace clock), None when absent. Keys are case-insensitive."""
+        try:
+            body = api.call("GET", "/api/2.0/secrets/list", params={"scope": scope})
+        except DatabricksError as exc:
+            if exc.code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        for item in body.get("secrets") or []:  # an empty list may come back as {} (PLATFORMS.md §1.3)
+            if str(item.get("key", "")).lower() == key.lower():
+                return int(item.get("last_updated_timestamp") or 0)
+        return None
+
+    # --- contract -------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        try:
+            meta = http.request("GET", f"{self.target.url}/.well-known/databricks-config")
+            if meta.status_code == 200:
+                info["workspace_id"] = str(meta.json().get("workspace_id", ""))
+        except (http.TransportError, ValueError):
+            pass
+        return info
+
+    def push(self, delivery: Any, value: str, *, restart_consent: bool) -> PushResult:
+        api = self.client()
+        scope, key = delivery.scope, delivery.key
+        try:
+            api.call("POST", "/api/2.0/secrets/scopes/create", json={"scope": scope})
+        except DatabricksError as exc:
+            if exc.code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        if delivery.mode == "workspace_default":
+            # Every user's compute must read the URL, and no user may change it (docs, default repositories).
+            try:
+                api.call("POST", "/api/2.0/secrets/acls/put",
+                         json={"scope": scope, "principal": "users", "permission": "READ"})
+            except DatabricksError as exc:
+                if exc.code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+        before = self.secret_timestamp(api, scope, key)
+        api.call("POST", "/api/2.0/secrets/put", json={"scope": scope, "key": key, "string_value": value})
+        result = PushResult(detail={"previous_ts": before})
+        if delivery.mode == "secret":
+            self._wire_clusters(api, delivery, restart_consent, result)
+            if delivery.policy_id:
+                self._wire_policy(api, delivery, result)
+        return result
+
+    def verify(self, delivery: Any, result: PushResult) -> PushResult:
+        api = self.client()
+        after = self.secret_timestamp(api, delivery.scope, delivery.key)
+        before = result.detail.pop("previous_ts", None)
+        if after is None:
+            raise AdapterError(f"Verification failed: {delivery.scope}/{delivery.key} is not in the workspace "
+                               "after the put.", permanent=False)
+        if before is not None and after <= before:
+            raise AdapterError(f"Verification failed: {delivery.scope}/{delivery.key} was not updated "
+                               f"(last_updated_timestamp stayed at {after}).", permanent=False)
+        result.remote_ts = after
+        return result
+
+    def needs_push(self, delivery: Any) -> bool:
+        """A cluster left for its next restart can be wired once it is terminated."""
+        waiting = [c for c, s in (delivery.state.get("clusters") or {}).items()
+                   if s in ("wired on next restart", "waiting")]
+        if not waiting:
+            return False
+        api = self.client()
+        for cluster_id in waiting:
+            try:
+                cluster = api.call("GET", "/api/2.1/clusters/get", params={"cluster_id": cluster_id})
+            except DatabricksError:
+                continue
+            if cluster.get("state") == "TERMINATED":
+                return True
+        return False
+
+    def check_health(self, deliveries: list[Any]) -> list[HealthResult]:
+        return check_health(self, deliveries)
+
+    # --- clusters and policies ---------------------------------------------------------------------
+    def _wire_clusters(self, api: DatabricksClient, delivery: Any, consent: bool, result: PushResult) -> None:
+        ref = reference(delivery.scope, delivery.key)
+        states: dict[str, str] = {}
+        for cluster_id in delivery.clusters:
+            try:
+                cluster = api.call("GET", "/api/2.1/clusters/get", params={"cluster_id": cluster_id})
+            except DatabricksError as exc:
+                if exc.code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+                    states[cluster_id] = "does not exist"
+                    result.notes.append(f"Cluster {cluster_id} does not exist.")
+                    continue
+                raise
+            states[cluster_id] = self._wire_one(api, cluster, delivery.env_var, ref, consent, result)
+        result.detail["clusters"] = states
+
+    def _wire_one(self, api: DatabricksClient, cluster: dict[str, Any], env_var: str, ref: str, consent: bool,
+                  result: PushResult) -> str:
+        cid, name, state = cluster.get("cluster_id", ""), cluster.get("cluster_name", ""), cluster.get("state")
+        if cluster.get("cluster_source") == "JOB":
+            result.notes.append(f"Cluster {name} ({cid}) is a job cluster: never edited.")
+            return "skipped: job cluster"
+        version = dbr_version(str(cluster.get("spark_version", "")))
+        if version is not None and version < MIN_DBR:
+            result.notes.append(f"Cluster {name} runs DBR {version[0]}.{version[1]}; {env_var} needs 15.1+.")
+            return "skipped: runtime older than 15.1"
+        env = dict(cluster.get("spark_env_vars") or {})
+        if env.get(env_var) == ref:
+            return "wired"
+        if state == "RUNNING" and not consent:
+            result.notes.append(f"Cluster {name} ({cid}) is running: wired on next restart (editing it restarts it).")
+            return "wired on next restart"
+        if state not in ("RUNNING", "TERMINATED"):
+            result.notes.append(f"Cluster {name} ({cid}) is {state}: it will be wired when it settles.")
+            return "waiting"
+        env[env_var] = ref
+        try:
+            api.call("POST", "/api/2.1/clusters/update", json={
+                "cluster_id": cid, "update_mask": "spark_env_vars", "cluster": {"spark_env_vars": env}})
+        except DatabricksError as exc:
+            if exc.code == "INVALID_STATE":
+                return "waiting"
+            raise
+        if state == "RUNNING":
+            result.notes.append(f"Cluster {name} ({cid}) wired and restarted (with consent).")
+            return "wired; restarted"
+        return "wired"
+
+    def _wire_policy(self, api: DatabricksClient, delivery: Any, result: PushResult) -> None:
+        policy = api.call("GET", "/api/2.0/policies/clusters/get", params={"policy_id": delivery.policy_id})
+        try:
+            definition = json.loads(policy.get("definition") or "{}")
+        except ValueError:
+            raise AdapterError(f"Policy {delivery.policy_id} has a definition that is not JSON.",
+                               permanent=True) from None
+        ref = reference(delivery.scope, delivery.key)
+        wanted = {"type": "fixed", "value": ref, "hidden": True}
+        path = f"spark_env_vars.{delivery.env_var}"
+        if definition.get(path) == wanted:
+            result.detail["policy"] = "wired"
+            return
+        definition[path] = wanted
+        body = {k: policy[k] for k in ("name", "description", "max_clusters_per_user", "policy_family_id",
+                                       "policy_family_definition_overrides", "libraries") if k in policy}
+        api.call("POST", "/api/2.0/policies/clusters/edit",
+                 json={**body, "policy_id": delivery.policy_id, "definition": json.dumps(definition)})
+        result.detail["policy"] = "wired"

@@ -1,0 +1,184 @@
+"""Health checks of a Databricks workspace (PLATFORMS.md §1.7, §1.8).
+
+Each check is one :class:`HealthResult`: can we authenticate (SCIM Me); when our own PAT expires (token/list);
+each delivery's secret present and current, or drifted (written after our push by someone else); the package scope
+readable by ``users``; wired clusters still referencing our secret; running clusters that started before the
+secret changed ("needs restart": compare the cluster's times with the secret's, both the workspace's clock); and
+whether the feed itself accepts the token (its latest credential check).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from targets.adapters.base import AdapterError, HealthResult
+
+if TYPE_CHECKING:
+    from targets.adapters.databricks import DatabricksAdapter
+    from targets.adapters.databricks_api import DatabricksClient
+
+OK, WARNING, FAILING = "ok", "warning", "failing"
+_DAY_MS = 86_400_000
+
+
+def check_health(adapter: DatabricksAdapter, deliveries: list[Any]) -> list[HealthResult]:
+    api = adapter.client()
+    results: list[HealthResult] = []
+    try:
+        me = api.call("GET", "/api/2.0/preview/scim/v2/Me")
+    except AdapterError as exc:
+        return [HealthResult("authentication", FAILING, str(exc))]
+    groups = {str(g.get("display", "")) for g in me.get("groups") or []}
+    who = me.get("userName") or me.get("displayName") or "?"
+    results.append(HealthResult("authentication", OK, f"Signed in as {who}" + (" (admin)" if "admins" in groups
+                                                                             else "")))
+    results.append(_token_expiry(adapter, api))
+    for delivery in deliveries:
+        results.extend(_delivery_checks(adapter, api, delivery))
+    if any(d.mode == "workspace_default" for d in deliveries):
+        results.append(_package_scope_acl(api))
+    results.extend(_needs_restart(api, deliveries))
+    results.extend(_feed_checks(deliveries))
+    return results
+
+
+def _token_expiry(adapter: DatabricksAdapter, api: DatabricksClient) -> HealthResult:
+    if adapter.target.auth_type == "oauth_m2m":
+        return HealthResult("credential expiry", OK, "OAuth M2M: access tokens are renewed hourly.")
+    try:
+        infos = api.call("GET", "/api/2.0/token/list").get("token_infos") or []
+    except AdapterError as exc:
+        return HealthResult("credential expiry", WARNING, f"Not visible: {exc}")
+    expiring = sorted(int(t["expiry_time"]) for t in infos if int(t.get("expiry_time", -1)) > 0)
+    if not infos:
+        return HealthResult("credential expiry", WARNING, "token/list shows no token for this identity.")
+    if len(expiring) < len(infos) and not expiring:
+        return HealthResult("credential expiry", OK, "The identity's token never expires.")
+    soonest = expiring[0] if expiring else None
+    if soonest is None:
+        return HealthResult("credential expiry", OK, "No expiring token.")
+    when = datetime.fromtimestamp(soonest / 1000, tz=UTC)
+    days = (when - datetime.now(tz=UTC)).days
+    label = "the token" if len(infos) == 1 else f"the soonest of {len(infos)} tokens"
+    status = OK if days > settings.EXPIRY_WARNING_DAYS else (WARNING if days >= 0 else FAILING)
+    return HealthResult("credential expiry", status, f"{label.capitalize()} expires {when:%Y-%m-%d} ({days} days).")
+
+
+def _delivery_checks(adapter: DatabricksAdapter, api: DatabricksClient, delivery: Any) -> list[HealthResult]:
+    name = f"secret {delivery.scope}/{delivery.key}"
+    try:
+        ts = adapter.secret_timestamp(api, delivery.scope, delivery.key)
+    except AdapterError as exc:
+        return [HealthResult(name, FAILING, str(exc))]
+    out: list[HealthResult] = []
+    if ts is None:
+        out.append(HealthResult(name, FAILING, "Missing from the workspace."))
+    elif delivery.delivered_remote_ts is None:
+        out.append(HealthResult(name, WARNING, "Present, but Feedkeeper has not delivered it yet."))
+    elif ts > delivery.delivered_remote_ts:
+        out.append(HealthResult(name, WARNING, "Drift: written after Feedkeeper's last push by someone else."))
+    elif not delivery.is_current():
+        out.append(HealthResult(name, WARNING, "Stale: the feed's token changed since the last push."))
+    else:
+        out.append(HealthResult(name, OK, f"Present and current ({delivery.delivered_fingerprint})."))
+    if delivery.mode == "secret":
+        out.extend(_wired_clusters(api, delivery))
+    return out
+
+
+def _wired_clusters(api: DatabricksClient, delivery: Any) -> list[HealthResult]:
+    from targets.adapters.databricks import reference
+
+    ref = reference(delivery.scope, delivery.key)
+    states = delivery.state.get("clusters") or {}
+    out = []
+    for cluster_id in delivery.clusters:
+        name = f"cluster {cluster_id}"
+        try:
+            cluster = api.call("GET", "/api/2.1/clusters/get", params={"cluster_id": cluster_id})
+        except AdapterError as exc:
+            out.append(HealthResult(name, FAILING, f"Cannot read it: {exc}"))
+            continue
+        label = f"cluster {cluster.get('cluster_name') or cluster_id}"
+        env = cluster.get("spark_env_vars") or {}
+        if env.get(delivery.env_var) == ref:
+            out.append(HealthResult(label, OK, f"{delivery.env_var} references {ref}."))
+        elif str(states.get(cluster_id, "")).startswith("skipped"):
+            out.append(HealthResult(label, WARNING, f"Not wired: {states[cluster_id]}."))
+        elif states.get(cluster_id) in ("wired on next restart", "waiting"):
+            out.append(HealthResult(label, WARNING, "Not wired yet: it was running; wired once it is terminated "
+                                                    "or pushed with restart consent."))
+        else:
+            out.append(HealthResult(label, FAILING, f"{delivery.env_var} no longer references {ref}."))
+    return out
+
+
+def _package_scope_acl(api: DatabricksClient) -> HealthResult:
+    from targets.adapters.databricks import PACKAGE_SCOPE
+
+    name = "package scope readable by users"
+    try:
+        acl = api.call("GET", "/api/2.0/secrets/acls/get", params={"scope": PACKAGE_SCOPE, "principal": "users"})
+    except AdapterError as exc:
+        return HealthResult(name, FAILING, f"users cannot read {PACKAGE_SCOPE}: {exc}")
+    permission = acl.get("permission")
+    if permission in ("READ", "WRITE", "MANAGE"):
+        status = OK if permission == "READ" else WARNING
+        extra = "" if permission == "READ" else " (more than READ: users could change it)"
+        detail = f"users have {permission}{extra}"
+        return HealthResult(name, status, detail + ".")
+    return HealthResult(name, FAILING, f"users have no permission on {PACKAGE_SCOPE}.")
+
+
+def _running_clusters(api: DatabricksClient) -> list[dict[str, Any]]:
+    clusters: list[dict[str, Any]] = []
+    token = None
+    for _ in range(50):
+        params: dict[str, Any] = {"page_size": 100, "filter_by.cluster_states": "RUNNING"}
+        if token:
+            params["page_token"] = token
+        body = api.call("GET", "/api/2.1/clusters/list", params=params)
+        clusters.extend(body.get("clusters") or [])
+        token = body.get("next_page_token")
+        if not token:
+            break
+    return [c for c in clusters if c.get("state") == "RUNNING" and c.get("cluster_source") != "JOB"]
+
+
+def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthResult]:
+    """Running clusters whose last (re)start is older than a secret they read still hold the old token."""
+    delivered = [d for d in deliveries if d.delivered_remote_ts]
+    if not delivered:
+        return []
+    try:
+        running = _running_clusters(api)
+    except AdapterError as exc:
+        return [HealthResult("clusters needing restart", WARNING, f"Cannot list clusters: {exc}")]
+    stale: list[str] = []
+    for cluster in running:
+        started = max(int(cluster.get("start_time") or 0), int(cluster.get("last_restarted_time") or 0))
+        for d in delivered:
+            reads = d.mode == "workspace_default" or cluster.get("cluster_id") in d.clusters
+            if reads and started < int(d.delivered_remote_ts):
+                stale.append(f"{cluster.get('cluster_name') or cluster.get('cluster_id')} ({d.scope}/{d.key})")
+    if stale:
+        return [HealthResult("clusters needing restart", WARNING,
+                             "Still running with the previous token until restarted: " + ", ".join(sorted(stale)))]
+    return [HealthResult("clusters needing restart", OK, f"{len(running)} running clusters read the current value.")]
+
+
+def _feed_checks(deliveries: list[Any]) -> list[HealthResult]:
+    out = []
+    for feed in {d.feed_id: d.feed for d in deliveries}.values():
+        check = feed.last_check()
+        name = f"feed {feed.name} accepts its token"
+        if check is None or not check.is_final:
+            out.append(HealthResult(name, WARNING, "Not checked yet."))
+        elif check.status == "ok":
+            out.append(HealthResult(name, OK, f"Checked {check.finished_at:%Y-%m-%d %H:%M}."))
+        else:
+            out.append(HealthResult(name, FAILING, f"{check.status}: {check.detail}"))
+    return out

@@ -1,0 +1,1 @@
+"""Valohai adapter (being written)."""

@@ -1,0 +1,41 @@
+"""Fixtures for targets: simulated platforms over real HTTP, and ready-made feeds and targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from feeds import services as feed_services
+from feeds.models import Feed
+from simulators.databricks import DatabricksSimulator
+from simulators.valohai import ValohaiSimulator
+from targets import services
+from targets.models import Target
+
+
+@pytest.fixture
+def databricks() -> Iterator[DatabricksSimulator]:
+    with DatabricksSimulator(workspaces=2) as sim:
+        yield sim
+
+
+@pytest.fixture
+def valohai() -> Iterator[ValohaiSimulator]:
+    with ValohaiSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def feed(admin: Any) -> Feed:
+    return feed_services.feed_create(
+        actor=admin, name="acme-internal", kind="generic", index_url="https://pkgs.example.com/simple/",
+        username="build", token="feed-token-1",
+    )
+
+
+@pytest.fixture
+def workspace(admin: Any, databricks: DatabricksSimulator) -> Target:
+    return services.target_create(actor=admin, kind="databricks", name="ws-prod", url=databricks.urls[0],
+                                  auth_type="pat", token="dapi-sim-token")
