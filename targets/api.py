@@ -27,28 +27,57 @@ class TargetSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=kind_choices())
     url = serializers.CharField(max_length=300, required=False, allow_blank=True)
     auth_type = serializers.CharField(required=False, allow_blank=True)
-    token = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
-                                  max_length=4096, style={"input_type": "password"})
+    token = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=4096,
+        style={"input_type": "password"},
+    )
     client_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    client_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
-                                          max_length=4096, style={"input_type": "password"})
+    client_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=4096,
+        style={"input_type": "password"},
+    )
     organization = serializers.CharField(required=False, allow_blank=True, max_length=200)
     health = serializers.SerializerMethodField()
     credential_fingerprint = serializers.CharField(read_only=True)
 
     class Meta:
         model = Target
-        fields = ["id", "name", "kind", "url", "auth_type", "token", "client_id", "client_secret", "organization",
-                  "organization_id", "credential_fingerprint", "max_concurrency", "info", "health", "created_at",
-                  "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "url",
+            "auth_type",
+            "token",
+            "client_id",
+            "client_secret",
+            "organization",
+            "organization_id",
+            "credential_fingerprint",
+            "max_concurrency",
+            "info",
+            "health",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "organization_id", "info", "created_at", "updated_at"]
         extra_kwargs = {"name": {"validators": []}, "max_concurrency": {"required": False}}
 
     @extend_schema_field(HealthSerializer)  # type: ignore[misc]
     def get_health(self, target: Target) -> dict[str, Any]:
         checked = target.health_checked_at
-        return {"status": target.health, "checked_at": serializers.DateTimeField().to_representation(checked)
-                if checked else None}
+        return {
+            "status": target.health,
+            "checked_at": serializers.DateTimeField().to_representation(checked) if checked else None,
+        }
 
     def create(self, validated: dict[str, Any]) -> Target:
         try:
@@ -87,11 +116,39 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Delivery
-        fields = ["id", "feed", "target", "mode", "role", "scope", "key", "clusters", "env_var", "policy_id",
-                  "projects", "variable", "location", "status", "delivered_fingerprint", "last_pushed_at",
-                  "last_error", "state", "created_at", "updated_at"]
-        read_only_fields = ["id", "location", "status", "delivered_fingerprint", "last_pushed_at", "last_error",
-                            "state", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "feed",
+            "target",
+            "mode",
+            "role",
+            "scope",
+            "key",
+            "clusters",
+            "env_var",
+            "policy_id",
+            "projects",
+            "variable",
+            "location",
+            "status",
+            "delivered_fingerprint",
+            "last_pushed_at",
+            "last_error",
+            "state",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "location",
+            "status",
+            "delivered_fingerprint",
+            "last_pushed_at",
+            "last_error",
+            "state",
+            "created_at",
+            "updated_at",
+        ]
 
     def create(self, validated: dict[str, Any]) -> Delivery:
         try:
@@ -112,15 +169,32 @@ class DeliverySerializer(serializers.ModelSerializer):
 class PushSerializer(serializers.ModelSerializer):
     class Meta:
         model = Push
-        fields = ["id", "delivery", "target", "status", "reason", "restart_consent", "attempts", "fingerprint",
-                  "remote_ts", "error", "detail", "created_at", "started_at", "finished_at", "next_attempt_at"]
+        fields = [
+            "id",
+            "delivery",
+            "target",
+            "status",
+            "reason",
+            "restart_consent",
+            "attempts",
+            "fingerprint",
+            "remote_ts",
+            "error",
+            "detail",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "next_attempt_at",
+        ]
         read_only_fields = fields
 
 
 class PushRequestSerializer(serializers.Serializer):
     restart_consent = serializers.BooleanField(
-        default=False, help_text="Agree that wiring a RUNNING cluster restarts it. Without it, running clusters "
-                                 "are wired on their next restart.")
+        default=False,
+        help_text="Agree that wiring a RUNNING cluster restarts it. Without it, running clusters "
+        "are wired on their next restart.",
+    )
 
 
 _ID = inline_serializer("PushId", {"id": serializers.IntegerField()})
@@ -167,8 +241,9 @@ class DeliveryViewSet(viewsets.ModelViewSet):
         """Push now; poll `/api/v1/pushes/{id}/` until `succeeded` or `failed`."""
         body = PushRequestSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
-        push = services.delivery_push(actor=request.user, delivery=self.get_object(),
-                                      restart_consent=body.validated_data["restart_consent"])
+        push = services.delivery_push(
+            actor=request.user, delivery=self.get_object(), restart_consent=body.validated_data["restart_consent"]
+        )
         return Response({"id": push.pk}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -31,9 +31,7 @@ PUSH_STUCK_AFTER = timedelta(seconds=settings.PUSH_STUCK_AFTER_SECONDS)
 DISPATCH_LOST_AFTER = timedelta(seconds=settings.PUSH_DISPATCH_LOST_AFTER_SECONDS)
 
 
-def push_request(
-    *, delivery: Delivery, actor: Any, restart_consent: bool = False, reason: str = "manual"
-) -> Push:
+def push_request(*, delivery: Delivery, actor: Any, restart_consent: bool = False, reason: str = "manual") -> Push:
     """Ask for ``delivery`` to be pushed. A delivery has at most one waiting push: asking again returns it
     (adding restart consent if given now). The push is dispatched once this transaction commits."""
     with transaction.atomic():
@@ -49,23 +47,32 @@ def push_request(
                 waiting.restart_consent = True
             return waiting
         push = Push.objects.create(
-            delivery=delivery, target_id=delivery.target_id, restart_consent=restart_consent,
-            requested_by=actor if getattr(actor, "is_authenticated", False) else None, reason=reason,
+            delivery=delivery,
+            target_id=delivery.target_id,
+            restart_consent=restart_consent,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            reason=reason,
         )
         if getattr(actor, "is_authenticated", False):
-            audit_record(actor=actor, action="delivery.push_requested", obj=delivery,
-                         detail={"push": push.pk, "restart_consent": restart_consent})
+            audit_record(
+                actor=actor,
+                action="delivery.push_requested",
+                obj=delivery,
+                detail={"push": push.pk, "restart_consent": restart_consent},
+            )
         target_id = delivery.target_id
         transaction.on_commit(lambda: _enqueue_dispatch(target_id))
     return push
 
 
-def pushes_request(*, deliveries: Iterable[Delivery], actor: Any, restart_consent: bool = False,
-                   reason: str = "manual") -> list[Push]:
+def pushes_request(
+    *, deliveries: Iterable[Delivery], actor: Any, restart_consent: bool = False, reason: str = "manual"
+) -> list[Push]:
     """Request a push of each delivery (one transaction; dispatched per target on commit)."""
     with transaction.atomic():
-        return [push_request(delivery=d, actor=actor, restart_consent=restart_consent, reason=reason)
-                for d in deliveries]
+        return [
+            push_request(delivery=d, actor=actor, restart_consent=restart_consent, reason=reason) for d in deliveries
+        ]
 
 
 def _enqueue_dispatch(target_id: int, countdown: float | None = None) -> None:
@@ -141,7 +148,9 @@ def _run_claimed(push: Push) -> Push:
         result = adapter.push(delivery, value, restart_consent=push.restart_consent)
         result = adapter.verify(delivery, result)
     except AdapterError as exc:
-        return _failed(push, redact(str(exc), secrets), permanent=exc.permanent, retry_after=exc.retry_after)
+        return _failed(
+            push, redact(str(exc), secrets), permanent=exc.permanent, retry_after=exc.retry_after, detail=exc.detail
+        )
     except Exception as exc:
         log.exception("Push %s failed unexpectedly", push.pk)
         message = redact(f"Unexpected error: {type(exc).__name__}: {exc}", secrets)
@@ -162,11 +171,29 @@ def _succeeded(push: Push, fingerprint: str, result: PushResult) -> Push:
         delivery.delivered_fingerprint, delivery.delivered_remote_ts = fingerprint, result.remote_ts
         delivery.last_pushed_at, delivery.last_error = now, "; ".join(result.notes)
         delivery.state = {**delivery.state, **result.detail}
-        delivery.save(update_fields=["status", "delivered_fingerprint", "delivered_remote_ts", "last_pushed_at",
-                                     "last_error", "state", "updated_at"])
-        audit_record(actor=push.requested_by or "system", action="delivery.push", obj=delivery,
-                     detail={"push": push.pk, "fingerprint": fingerprint, "remote_ts": result.remote_ts,
-                             "notes": result.notes, "attempts": push.attempts})
+        delivery.save(
+            update_fields=[
+                "status",
+                "delivered_fingerprint",
+                "delivered_remote_ts",
+                "last_pushed_at",
+                "last_error",
+                "state",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=push.requested_by or "system",
+            action="delivery.push",
+            obj=delivery,
+            detail={
+                "push": push.pk,
+                "fingerprint": fingerprint,
+                "remote_ts": result.remote_ts,
+                "notes": result.notes,
+                "attempts": push.attempts,
+            },
+        )
         if not current:
             # The token changed while we pushed: push again with the new one.
             push_request(delivery=delivery, actor="system", reason="stale")
@@ -180,10 +207,18 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     return random.uniform(base / 2, base)
 
 
-def _failed(push: Push, message: str, *, permanent: bool, retry_after: float | None) -> Push:
+def _failed(
+    push: Push, message: str, *, permanent: bool, retry_after: float | None, detail: dict[str, Any] | None = None
+) -> Push:
     now = timezone.now()
     retry = not permanent and push.attempts < settings.PUSH_MAX_ATTEMPTS
     with transaction.atomic():
+        if detail:
+            # What the failed attempt did achieve (e.g. per-project outcomes), so the next attempt and health know.
+            state = Delivery.objects.select_for_update().filter(pk=push.delivery_id).values_list("state", flat=True)
+            Delivery.objects.filter(pk=push.delivery_id).update(state={**(state.first() or {}), **detail})
+            push.detail = {**push.detail, **detail}
+            push.save(update_fields=["detail"])
         if retry:
             delay = _backoff(push.attempts, retry_after)
             push.status, push.dispatched_at, push.started_at = PushStatus.PENDING, None, None
@@ -200,10 +235,13 @@ def _failed(push: Push, message: str, *, permanent: bool, retry_after: float | N
             Delivery.objects.filter(pk=push.delivery_id).update(
                 status=DeliveryStatus.FAILED, last_error=message, updated_at=now
             )
-            audit_record(actor=push.requested_by or "system", action="delivery.push", obj=push.delivery,
-                         outcome=AuditEvent.Outcome.FAILURE,
-                         detail={"push": push.pk, "error": message, "attempts": push.attempts,
-                                 "permanent": permanent})
+            audit_record(
+                actor=push.requested_by or "system",
+                action="delivery.push",
+                obj=push.delivery,
+                outcome=AuditEvent.Outcome.FAILURE,
+                detail={"push": push.pk, "error": message, "attempts": push.attempts, "permanent": permanent},
+            )
     return push
 
 
@@ -212,7 +250,9 @@ def pushes_reconcile() -> dict[str, int]:
     for deliveries that are pending or stale without one, and dispatch every target with ready work."""
     now = timezone.now()
     stuck = Push.objects.filter(status=PushStatus.RUNNING, started_at__lt=now - PUSH_STUCK_AFTER).update(
-        status=PushStatus.PENDING, dispatched_at=None, started_at=None,
+        status=PushStatus.PENDING,
+        dispatched_at=None,
+        started_at=None,
         error="The worker running this push stopped; it will run again.",
     )
     lost = Push.objects.filter(

@@ -86,10 +86,20 @@ def target_create(*, actor: Any, kind: str, token: str = "", client_secret: str 
     target = Target(kind=kind, **{f: cleaned.get(f, "") for f in TARGET_FIELDS})
     target.set_credential(secret)
     target.save()
-    audit_record(actor=actor, action="target.create", obj=target, secrets=[secret],
-                 detail={"kind": kind, "url": target.url, "auth_type": target.auth_type,
-                         "client_id": target.client_id, "organization": target.organization,
-                         "credential_fingerprint": target.credential_fingerprint})
+    audit_record(
+        actor=actor,
+        action="target.create",
+        obj=target,
+        secrets=[secret],
+        detail={
+            "kind": kind,
+            "url": target.url,
+            "auth_type": target.auth_type,
+            "client_id": target.client_id,
+            "organization": target.organization,
+            "credential_fingerprint": target.credential_fingerprint,
+        },
+    )
     target_check_request(actor=actor, target=target)
     return target
 
@@ -107,8 +117,9 @@ def target_update(*, actor: Any, target: Target, token: str = "", client_secret:
     secret = _credential_from(cleaned["auth_type"], token, client_secret, cleaned.get("client_id", ""))
     if cleaned["auth_type"] != target.auth_type and not secret:
         raise ValidationError({"auth_type": "Changing how Feedkeeper authenticates needs the new credential."})
-    changed = {f: [getattr(target, f), cleaned.get(f, "")] for f in TARGET_FIELDS
-               if getattr(target, f) != cleaned.get(f, "")}
+    changed = {
+        f: [getattr(target, f), cleaned.get(f, "")] for f in TARGET_FIELDS if getattr(target, f) != cleaned.get(f, "")
+    }
     for f in TARGET_FIELDS:
         setattr(target, f, cleaned.get(f, ""))
     if secret:
@@ -119,8 +130,13 @@ def target_update(*, actor: Any, target: Target, token: str = "", client_secret:
         target.info = {k: v for k, v in target.info.items() if k != "oauth"}
     target.save()
     if changed:
-        audit_record(actor=actor, action="target.update", obj=target, detail={"changed": changed},
-                     secrets=[secret] if secret else [])
+        audit_record(
+            actor=actor,
+            action="target.update",
+            obj=target,
+            detail={"changed": changed},
+            secrets=[secret] if secret else [],
+        )
         target_check_request(actor=actor, target=target)
     return target
 
@@ -129,8 +145,12 @@ def target_update(*, actor: Any, target: Target, token: str = "", client_secret:
 def target_delete(*, actor: Any, target: Target) -> None:
     """Forget a target and its deliveries. Nothing is removed from the platform."""
     names = [str(d) for d in target.deliveries.select_related("feed")[:50]]
-    audit_record(actor=actor, action="target.delete", obj=target,
-                 detail={"credential_fingerprint": target.credential_fingerprint, "deliveries": names})
+    audit_record(
+        actor=actor,
+        action="target.delete",
+        obj=target,
+        detail={"credential_fingerprint": target.credential_fingerprint, "deliveries": names},
+    )
     target.delete()
 
 
@@ -149,8 +169,9 @@ def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int |
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError({"non_field_errors": [
-            f"Another delivery already writes {cleaned['location']} in {target.name}."]})
+        raise ValidationError(
+            {"non_field_errors": [f"Another delivery already writes {cleaned['location']} in {target.name}."]}
+        )
     return cleaned
 
 
@@ -160,12 +181,17 @@ def delivery_create(*, actor: Any, feed: Any, target: Target, **values: Any) -> 
     try:
         with transaction.atomic():
             delivery = Delivery.objects.create(feed=feed, target=target, **cleaned)
-            audit_record(actor=actor, action="delivery.create", obj=delivery,
-                         detail={k: v for k, v in cleaned.items()} | {"feed": feed.pk, "target": target.pk})
+            audit_record(
+                actor=actor,
+                action="delivery.create",
+                obj=delivery,
+                detail={k: v for k, v in cleaned.items()} | {"feed": feed.pk, "target": target.pk},
+            )
             push_request(delivery=delivery, actor=actor, reason="created")
     except IntegrityError:
-        raise ValidationError({"non_field_errors": [
-            f"Another delivery already writes {cleaned['location']} in {target.name}."]}) from None
+        raise ValidationError(
+            {"non_field_errors": [f"Another delivery already writes {cleaned['location']} in {target.name}."]}
+        ) from None
     return delivery
 
 
@@ -192,8 +218,12 @@ def delivery_update(*, actor: Any, delivery: Delivery, **changes: Any) -> Delive
 @transaction.atomic
 def delivery_delete(*, actor: Any, delivery: Delivery) -> None:
     """Stop managing a delivery. What was pushed stays on the platform."""
-    audit_record(actor=actor, action="delivery.delete", obj=delivery,
-                 detail={"location": delivery.location, "delivered_fingerprint": delivery.delivered_fingerprint})
+    audit_record(
+        actor=actor,
+        action="delivery.delete",
+        obj=delivery,
+        detail={"location": delivery.location, "delivered_fingerprint": delivery.delivered_fingerprint},
+    )
     delivery.delete()
 
 
@@ -211,8 +241,9 @@ def deliveries_mark_stale(*, feed: Any, actor: Any) -> int:
     """The feed's credentialed URL changed: mark its deliveries stale and request their pushes."""
     with transaction.atomic():
         deliveries = list(feed.deliveries.all())
-        Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).exclude(
-            status=DeliveryStatus.PENDING).update(status=DeliveryStatus.STALE)
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).exclude(status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.STALE
+        )
         pushes_request(deliveries=deliveries, actor="system", reason="stale")
     return len(deliveries)
 
@@ -254,7 +285,10 @@ def target_check_run(*, check_id: int) -> TargetCheck | None:
         info = adapter.describe()
         if info:
             target.info = {**target.info, **info}
-            Target.objects.filter(pk=target.pk).update(info=target.info)
+            updates: dict[str, Any] = {"info": target.info}
+            if info.get("organization_id"):  # the resolved numeric id org-scoped calls need (Valohai)
+                updates["organization_id"] = str(info["organization_id"])
+            Target.objects.filter(pk=target.pk).update(**updates)
         results = adapter.check_health(deliveries)
     except AdapterError as exc:
         results = [HealthResult("reach", Health.FAILING, str(exc))]
@@ -268,10 +302,17 @@ def target_check_run(*, check_id: int) -> TargetCheck | None:
         check.detail = "; ".join(f"{r.name}: {r.detail}" for r in results if r.status != Health.OK)[:2000]
         check.save(update_fields=["status", "results", "finished_at", "detail"])
         Target.objects.filter(pk=target.pk).update(health=overall, health_checked_at=now)
-        audit_record(actor=check.requested_by or "scheduler", action="target.check", obj=target,
-                     outcome=AuditEvent.Outcome.SUCCESS if overall == Health.OK else AuditEvent.Outcome.FAILURE,
-                     detail={"check": check.pk, "status": overall,
-                             "failing": [r.name for r in results if r.status != Health.OK]})
+        audit_record(
+            actor=check.requested_by or "scheduler",
+            action="target.check",
+            obj=target,
+            outcome=AuditEvent.Outcome.SUCCESS if overall == Health.OK else AuditEvent.Outcome.FAILURE,
+            detail={
+                "check": check.pk,
+                "status": overall,
+                "failing": [r.name for r in results if r.status != Health.OK],
+            },
+        )
     return check
 
 
@@ -284,10 +325,11 @@ def target_checks_reconcile() -> int:
     from targets.tasks import run_target_check
 
     now = timezone.now()
-    failed = CheckRun.objects.filter(kind=CheckRun.Kind.TARGET, status="running",
-                                     started_at__lt=now - timedelta(minutes=10)).update(
-        status=Health.FAILING, finished_at=now, detail="The worker running this check stopped.")
-    for pk in CheckRun.objects.filter(kind=CheckRun.Kind.TARGET, status="pending",
-                                      created_at__lt=now - timedelta(minutes=2)).values_list("pk", flat=True):
+    failed = CheckRun.objects.filter(
+        kind=CheckRun.Kind.TARGET, status="running", started_at__lt=now - timedelta(minutes=10)
+    ).update(status=Health.FAILING, finished_at=now, detail="The worker running this check stopped.")
+    for pk in CheckRun.objects.filter(
+        kind=CheckRun.Kind.TARGET, status="pending", created_at__lt=now - timedelta(minutes=2)
+    ).values_list("pk", flat=True):
         run_target_check.delay(pk)
     return failed

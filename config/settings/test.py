@@ -1,7 +1,17 @@
 """Settings for `make test`. PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI), else embedded."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
-from .base import DATA_DIR, DATABASES, env
+from .base import DATABASES, env
+
+# One folder per test run (inherited by worker subprocesses through the environment), so concurrent runs never
+# share a SQLite file or a broker folder.
+TEST_RUN_DIR = Path(
+    os.environ.setdefault("FEEDKEEPER_TEST_RUN_DIR", tempfile.mkdtemp(prefix="feedkeeper-tests-"))
+)
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="test-secret-key-not-for-production")
@@ -25,11 +35,11 @@ HTTP_READ_TIMEOUT = 5.0
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a worker subprocess can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-feedkeeper.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(TEST_RUN_DIR / "test-feedkeeper.sqlite3")}
 
 if not env.str("REDIS_URL", default=""):
     # Tests use their own broker folder so a running `make run` worker never takes their tasks.
-    _broker = DATA_DIR / "test-broker"
+    _broker = TEST_RUN_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker / "queue"),
         "data_folder_out": str(_broker / "queue"),

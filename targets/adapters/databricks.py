@@ -51,8 +51,11 @@ class DatabricksAdapter(Adapter):
     auth_types = ("pat", "oauth_m2m")
     modes = {
         "workspace_default": ModeSpec("workspace_default", "Workspace default package repository", ("role",)),
-        "secret": ModeSpec("secret", "Own secret (optionally wired to clusters / a policy)",
-                           ("scope", "key", "role", "clusters", "env_var", "policy_id")),
+        "secret": ModeSpec(
+            "secret",
+            "Own secret (optionally wired to clusters / a policy)",
+            ("scope", "key", "role", "clusters", "env_var", "policy_id"),
+        ),
     }
 
     @classmethod
@@ -74,9 +77,18 @@ class DatabricksAdapter(Adapter):
             if extra or (data.get("scope") and data["scope"] != PACKAGE_SCOPE):
                 raise ValidationError({(extra or ["scope"])[0]: "Not used by the workspace_default mode."})
             key = PACKAGE_KEYS[role]
-            return {"mode": "workspace_default", "role": role, "scope": PACKAGE_SCOPE, "key": key, "clusters": [],
-                    "env_var": "", "policy_id": "", "projects": [], "variable": "",
-                    "location": f"secret:{PACKAGE_SCOPE}/{key}"}
+            return {
+                "mode": "workspace_default",
+                "role": role,
+                "scope": PACKAGE_SCOPE,
+                "key": key,
+                "clusters": [],
+                "env_var": "",
+                "policy_id": "",
+                "projects": [],
+                "variable": "",
+                "location": f"secret:{PACKAGE_SCOPE}/{key}",
+            }
         errors: dict[str, str] = {}
         scope, key = str(data.get("scope") or "").strip(), str(data.get("key") or "").strip()
         for field, value in (("scope", scope), ("key", key)):
@@ -94,15 +106,23 @@ class DatabricksAdapter(Adapter):
             errors["projects"] = "Only Valohai deliveries have projects and a variable."
         if errors:
             raise ValidationError(errors)
-        return {"mode": "secret", "role": role, "scope": scope, "key": key, "clusters": sorted(set(clusters)),
-                "env_var": env_var, "policy_id": policy_id, "projects": [], "variable": "",
-                "location": f"secret:{scope.lower()}/{key.lower()}"}
+        return {
+            "mode": "secret",
+            "role": role,
+            "scope": scope,
+            "key": key,
+            "clusters": sorted(set(clusters)),
+            "env_var": env_var,
+            "policy_id": policy_id,
+            "projects": [],
+            "variable": "",
+            "location": f"secret:{scope.lower()}/{key.lower()}",
+        }
 
     # --- plumbing -------------------------------------------------------------------------------------
     def client(self) -> DatabricksClient:
         t = self.target
-        return DatabricksClient(url=t.url, auth_type=t.auth_type, secret=t.reveal_credential(),
-                                client_id=t.client_id)
+        return DatabricksClient(url=t.url, auth_type=t.auth_type, secret=t.reveal_credential(), client_id=t.client_id)
 
     def secret_timestamp(self, api: DatabricksClient, scope: str, key: str) -> int | None:
         """The key's ``last_updated_timestamp`` (ms, workspace clock), None when absent. Keys are case-insensitive."""
@@ -139,8 +159,11 @@ class DatabricksAdapter(Adapter):
         if delivery.mode == "workspace_default":
             # Every user's compute must read the URL, and no user may change it (docs, default repositories).
             try:
-                api.call("POST", "/api/2.0/secrets/acls/put",
-                         json={"scope": scope, "principal": "users", "permission": "READ"})
+                api.call(
+                    "POST",
+                    "/api/2.0/secrets/acls/put",
+                    json={"scope": scope, "principal": "users", "permission": "READ"},
+                )
             except DatabricksError as exc:
                 if exc.code != "RESOURCE_ALREADY_EXISTS":
                     raise
@@ -158,18 +181,24 @@ class DatabricksAdapter(Adapter):
         after = self.secret_timestamp(api, delivery.scope, delivery.key)
         before = result.detail.pop("previous_ts", None)
         if after is None:
-            raise AdapterError(f"Verification failed: {delivery.scope}/{delivery.key} is not in the workspace "
-                               "after the put.", permanent=False)
+            raise AdapterError(
+                f"Verification failed: {delivery.scope}/{delivery.key} is not in the workspace after the put.",
+                permanent=False,
+            )
         if before is not None and after <= before:
-            raise AdapterError(f"Verification failed: {delivery.scope}/{delivery.key} was not updated "
-                               f"(last_updated_timestamp stayed at {after}).", permanent=False)
+            raise AdapterError(
+                f"Verification failed: {delivery.scope}/{delivery.key} was not updated "
+                f"(last_updated_timestamp stayed at {after}).",
+                permanent=False,
+            )
         result.remote_ts = after
         return result
 
     def needs_push(self, delivery: Any) -> bool:
         """A cluster left for its next restart can be wired once it is terminated."""
-        waiting = [c for c, s in (delivery.state.get("clusters") or {}).items()
-                   if s in ("wired on next restart", "waiting")]
+        waiting = [
+            c for c, s in (delivery.state.get("clusters") or {}).items() if s in ("wired on next restart", "waiting")
+        ]
         if not waiting:
             return False
         api = self.client()
@@ -201,8 +230,9 @@ class DatabricksAdapter(Adapter):
             states[cluster_id] = self._wire_one(api, cluster, delivery.env_var, ref, consent, result)
         result.detail["clusters"] = states
 
-    def _wire_one(self, api: DatabricksClient, cluster: dict[str, Any], env_var: str, ref: str, consent: bool,
-                  result: PushResult) -> str:
+    def _wire_one(
+        self, api: DatabricksClient, cluster: dict[str, Any], env_var: str, ref: str, consent: bool, result: PushResult
+    ) -> str:
         cid, name, state = cluster.get("cluster_id", ""), cluster.get("cluster_name", ""), cluster.get("state")
         if cluster.get("cluster_source") == "JOB":
             result.notes.append(f"Cluster {name} ({cid}) is a job cluster: never edited.")
@@ -222,8 +252,11 @@ class DatabricksAdapter(Adapter):
             return "waiting"
         env[env_var] = ref
         try:
-            api.call("POST", "/api/2.1/clusters/update", json={
-                "cluster_id": cid, "update_mask": "spark_env_vars", "cluster": {"spark_env_vars": env}})
+            api.call(
+                "POST",
+                "/api/2.1/clusters/update",
+                json={"cluster_id": cid, "update_mask": "spark_env_vars", "cluster": {"spark_env_vars": env}},
+            )
         except DatabricksError as exc:
             if exc.code == "INVALID_STATE":
                 return "waiting"
@@ -238,8 +271,9 @@ class DatabricksAdapter(Adapter):
         try:
             definition = json.loads(policy.get("definition") or "{}")
         except ValueError:
-            raise AdapterError(f"Policy {delivery.policy_id} has a definition that is not JSON.",
-                               permanent=True) from None
+            raise AdapterError(
+                f"Policy {delivery.policy_id} has a definition that is not JSON.", permanent=True
+            ) from None
         ref = reference(delivery.scope, delivery.key)
         wanted = {"type": "fixed", "value": ref, "hidden": True}
         path = f"spark_env_vars.{delivery.env_var}"
@@ -247,8 +281,21 @@ class DatabricksAdapter(Adapter):
             result.detail["policy"] = "wired"
             return
         definition[path] = wanted
-        body = {k: policy[k] for k in ("name", "description", "max_clusters_per_user", "policy_family_id",
-                                       "policy_family_definition_overrides", "libraries") if k in policy}
-        api.call("POST", "/api/2.0/policies/clusters/edit",
-                 json={**body, "policy_id": delivery.policy_id, "definition": json.dumps(definition)})
+        body = {
+            k: policy[k]
+            for k in (
+                "name",
+                "description",
+                "max_clusters_per_user",
+                "policy_family_id",
+                "policy_family_definition_overrides",
+                "libraries",
+            )
+            if k in policy
+        }
+        api.call(
+            "POST",
+            "/api/2.0/policies/clusters/edit",
+            json={**body, "policy_id": delivery.policy_id, "definition": json.dumps(definition)},
+        )
         result.detail["policy"] = "wired"

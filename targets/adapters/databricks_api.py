@@ -16,7 +16,10 @@ from targets.adapters.base import AdapterError
 # Every Databricks call Feedkeeper makes is idempotent (scope create treats "exists" as success, put overwrites,
 # update sends a whole merged map), so 429/503 are retried for POST too, as databricks-sdk does.
 RETRY = http.RetryPolicy(
-    attempts=4, base_delay=0.5, max_delay=10.0, statuses=frozenset({429, 503}),
+    attempts=4,
+    base_delay=0.5,
+    max_delay=10.0,
+    statuses=frozenset({429, 503}),
     methods=frozenset({"GET", "POST"}),
 )
 _TITLE = re.compile(r"<(?:title|pre)>(.*?)</(?:title|pre)>", re.I | re.S)
@@ -27,8 +30,16 @@ _oauth_lock = threading.Lock()
 class DatabricksError(AdapterError):
     """An error answer from a workspace, with its ``error_code`` (a string such as ``RESOURCE_DOES_NOT_EXIST``)."""
 
-    def __init__(self, message: str, *, code: str, status: int, permanent: bool,
-                 retry_after: float | None = None, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int,
+        permanent: bool,
+        retry_after: float | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message, permanent=permanent, status=status, retry_after=retry_after, secrets=secrets)
         self.code = code
 
@@ -90,8 +101,12 @@ class DatabricksClient:
     def _fetch_oauth_token(self) -> tuple[str, float]:
         try:
             response = http.request(
-                "POST", f"{self.url}/oidc/v1/token", auth=(self._client_id, self._secret),
-                data={"grant_type": "client_credentials", "scope": "all-apis"}, retry=RETRY, secrets=(self._secret,),
+                "POST",
+                f"{self.url}/oidc/v1/token",
+                auth=(self._client_id, self._secret),
+                data={"grant_type": "client_credentials", "scope": "all-apis"},
+                retry=RETRY,
+                secrets=(self._secret,),
             )
         except http.TransportError as exc:
             raise AdapterError(f"Workspace unreachable: {exc}", permanent=False) from None
@@ -99,18 +114,28 @@ class DatabricksClient:
             code, message = parse_error(response)
             raise AdapterError(
                 f"OAuth token request refused ({response.status_code} {code}): {message}",
-                permanent=response.status_code in (400, 401, 403), status=response.status_code, secrets=self.secrets,
+                permanent=response.status_code in (400, 401, 403),
+                status=response.status_code,
+                secrets=self.secrets,
             )
         body = response.json()
         return str(body["access_token"]), float(body.get("expires_in", 3600))
 
-    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-             json: dict[str, Any] | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """One API call; returns the JSON body (``{}`` for an empty one) or raises :class:`DatabricksError`."""
         headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": "application/json"}
         try:
-            response = http.request(method, f"{self.url}{path}", headers=headers, params=params, json=json,
-                                    retry=RETRY, secrets=self.secrets)
+            response = http.request(
+                method,
+                f"{self.url}{path}",
+                headers=headers,
+                params=params,
+                json=json,
+                retry=RETRY,
+                secrets=self.secrets,
+            )
         except http.TransportError as exc:
             raise AdapterError(f"Workspace unreachable: {exc}", permanent=False) from None
         if response.status_code < 300:
@@ -119,8 +144,11 @@ class DatabricksClient:
             try:
                 body = response.json()
             except ValueError:
-                raise AdapterError(f"{path}: the workspace answered with something that is not JSON.",
-                                   permanent=False, status=response.status_code) from None
+                raise AdapterError(
+                    f"{path}: the workspace answered with something that is not JSON.",
+                    permanent=False,
+                    status=response.status_code,
+                ) from None
             return body if isinstance(body, dict) else {"items": body}
         raise self._error(response, path)
 
@@ -138,5 +166,6 @@ class DatabricksClient:
         text = f"{path}: {status} {code}: {message}".strip()
         if status == 429:
             text = f"{path}: rate limited by the workspace (429 {code})"
-        return DatabricksError(text, code=code, status=status, permanent=not transient, retry_after=retry_after,
-                               secrets=self.secrets)
+        return DatabricksError(
+            text, code=code, status=status, permanent=not transient, retry_after=retry_after, secrets=self.secrets
+        )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from targets.adapters.base import AdapterError, HealthResult
+from targets.adapters.common import feed_checks
 
 if TYPE_CHECKING:
     from targets.adapters.databricks import DatabricksAdapter
@@ -33,15 +34,16 @@ def check_health(adapter: DatabricksAdapter, deliveries: list[Any]) -> list[Heal
         return [HealthResult("authentication", FAILING, str(exc))]
     groups = {str(g.get("display", "")) for g in me.get("groups") or []}
     who = me.get("userName") or me.get("displayName") or "?"
-    results.append(HealthResult("authentication", OK, f"Signed in as {who}" + (" (admin)" if "admins" in groups
-                                                                             else "")))
+    results.append(
+        HealthResult("authentication", OK, f"Signed in as {who}" + (" (admin)" if "admins" in groups else ""))
+    )
     results.append(_token_expiry(adapter, api))
     for delivery in deliveries:
         results.extend(_delivery_checks(adapter, api, delivery))
     if any(d.mode == "workspace_default" for d in deliveries):
         results.append(_package_scope_acl(api))
     results.extend(_needs_restart(api, deliveries))
-    results.extend(_feed_checks(deliveries))
+    results.extend(feed_checks(deliveries))
     return results
 
 
@@ -109,8 +111,13 @@ def _wired_clusters(api: DatabricksClient, delivery: Any) -> list[HealthResult]:
         elif str(states.get(cluster_id, "")).startswith("skipped"):
             out.append(HealthResult(label, WARNING, f"Not wired: {states[cluster_id]}."))
         elif states.get(cluster_id) in ("wired on next restart", "waiting"):
-            out.append(HealthResult(label, WARNING, "Not wired yet: it was running; wired once it is terminated "
-                                                    "or pushed with restart consent."))
+            out.append(
+                HealthResult(
+                    label,
+                    WARNING,
+                    "Not wired yet: it was running; wired once it is terminated or pushed with restart consent.",
+                )
+            )
         else:
             out.append(HealthResult(label, FAILING, f"{delivery.env_var} no longer references {ref}."))
     return out
@@ -165,20 +172,11 @@ def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthR
             if reads and started < int(d.delivered_remote_ts):
                 stale.append(f"{cluster.get('cluster_name') or cluster.get('cluster_id')} ({d.scope}/{d.key})")
     if stale:
-        return [HealthResult("clusters needing restart", WARNING,
-                             "Still running with the previous token until restarted: " + ", ".join(sorted(stale)))]
+        return [
+            HealthResult(
+                "clusters needing restart",
+                WARNING,
+                "Still running with the previous token until restarted: " + ", ".join(sorted(stale)),
+            )
+        ]
     return [HealthResult("clusters needing restart", OK, f"{len(running)} running clusters read the current value.")]
-
-
-def _feed_checks(deliveries: list[Any]) -> list[HealthResult]:
-    out = []
-    for feed in {d.feed_id: d.feed for d in deliveries}.values():
-        check = feed.last_check()
-        name = f"feed {feed.name} accepts its token"
-        if check is None or not check.is_final:
-            out.append(HealthResult(name, WARNING, "Not checked yet."))
-        elif check.status == "ok":
-            out.append(HealthResult(name, OK, f"Checked {check.finished_at:%Y-%m-%d %H:%M}."))
-        else:
-            out.append(HealthResult(name, FAILING, f"{check.status}: {check.detail}"))
-    return out
