@@ -11,7 +11,10 @@ from audit.models import AuditEvent
 
 
 def _parse_time(name: str, value: str) -> Any:
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        parsed = None
     if parsed is None:
         raise ValidationError({name: f"Not an ISO 8601 date-time: {value[:40]!r}."})
     return parsed

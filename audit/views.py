@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.views.generic import ListView
 
 from audit.filters import filter_events
@@ -13,12 +15,24 @@ class AuditListView(RoleRequiredMixin, ListView):
     template_name = "audit/event_list.html"
     context_object_name = "events"
     paginate_by = 50
+    filter_errors: list[str] = []
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        if self.filter_errors:
+            response.status_code = 400
+        return response  # type: ignore[no-any-return]
 
     def get_queryset(self) -> Any:
-        return filter_events(AuditEvent.objects.select_related("actor"), self.request.GET)
+        try:
+            return filter_events(AuditEvent.objects.select_related("actor"), self.request.GET)
+        except ValidationError as exc:
+            self.filter_errors = exc.messages
+            return AuditEvent.objects.none()
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
+        ctx["filter_errors"] = self.filter_errors
         ctx["filters"] = {k: self.request.GET.get(k, "") for k in ("action", "actor", "object_type", "object_id")}
         ctx["actions"] = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
         query = self.request.GET.copy()

@@ -39,7 +39,7 @@ class OverviewView(RoleRequiredMixin, TemplateView):
         return ctx
 
 
-class ApiTokenView(View):
+class ApiTokenView(RoleRequiredMixin, View):
     """List, issue and revoke the signed-in user's API tokens. A new token is shown once."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -68,7 +68,7 @@ class ApiTokenView(View):
         return response
 
 
-class ApiTokenRevokeView(View):
+class ApiTokenRevokeView(RoleRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         token = get_object_or_404(ApiToken, pk=pk, user=request.user)
         if token.revoked_at is None:

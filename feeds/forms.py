@@ -1,8 +1,20 @@
 """Feed forms. They only shape input; the services validate and save."""
 
+from typing import Any
+
 from django import forms
 
+from core.redaction import redact
 from feeds import kinds
+
+
+class RedactedURLInput(forms.TextInput):
+    """A URL input that never renders credentials back: a refused ``user:token@`` URL is shown as ``***@``."""
+
+    def format_value(self, value: Any) -> str | None:
+        formatted = super().format_value(value)
+        return redact(formatted) if formatted else formatted
+
 
 _DT_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -18,13 +30,18 @@ class FeedDefinitionForm(forms.Form):
     )
     feed_name = forms.CharField(max_length=200, required=False, label="Feed", help_text="Azure DevOps feed name.")
     base_url = forms.CharField(
-        max_length=300, required=False, label="Base URL", help_text="For example https://acme.jfrog.io"
+        max_length=300,
+        required=False,
+        label="Base URL",
+        widget=RedactedURLInput,
+        help_text="For example https://acme.jfrog.io",
     )
     repository = forms.CharField(max_length=200, required=False, help_text="Artifactory repository key.")
     index_url = forms.CharField(
         max_length=500,
         required=False,
         label="Index URL",
+        widget=RedactedURLInput,
         help_text="The simple index URL, without credentials, for example https://host/simple/",
     )
     username = forms.CharField(

@@ -22,3 +22,52 @@
     });
   });
 })();
+
+// Target and delivery forms: show only the fields the chosen kind / auth type / mode uses, and disable the
+// hidden ones so they are not submitted (the server still refuses them). The map comes from data-spec.
+(function () {
+  function setShown(form, name, shown) {
+    const field = form.querySelector('[data-field="' + name + '"]');
+    if (!field) return;
+    field.hidden = !shown;
+    field.querySelectorAll("input, select, textarea").forEach(function (el) { el.disabled = !shown; });
+  }
+  function syncTarget(form, spec) {
+    const select = form.querySelector("select[name=kind]");
+    const kind = select ? select.value : form.dataset.kind;
+    const k = spec.kinds[kind];
+    if (!k) return;
+    const auth = form.querySelector("select[name=auth_type]");
+    if (auth) {
+      Array.prototype.forEach.call(auth.options, function (o) { o.hidden = k.auth_types.indexOf(o.value) === -1; });
+      if (k.auth_types.indexOf(auth.value) === -1) auth.value = k.auth_types[0];
+    }
+    const url = form.querySelector("input[name=url]");
+    if (url) url.placeholder = k.default_url || "https://";
+    const credential = {};
+    Object.keys(spec.auth).forEach(function (a) { spec.auth[a].forEach(function (f) { credential[f] = true; }); });
+    const wanted = k.fields.concat(spec.auth[auth ? auth.value : k.auth_types[0]] || []);
+    const every = {};
+    Object.keys(spec.kinds).forEach(function (name) { spec.kinds[name].fields.forEach(function (f) { every[f] = true; }); });
+    Object.keys(every).concat(Object.keys(credential)).forEach(function (name) {
+      setShown(form, name, wanted.indexOf(name) !== -1);
+    });
+  }
+  function syncDelivery(form, spec) {
+    const mode = form.querySelector("select[name=mode]");
+    if (!mode) return;
+    const wanted = spec.modes[mode.value] || spec.all;
+    spec.all.forEach(function (name) { setShown(form, name, wanted.indexOf(name) !== -1); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-target-form], form[data-delivery-form]").forEach(function (form) {
+      let spec;
+      try { spec = JSON.parse(form.dataset.spec || "{}"); } catch (e) { return; }
+      const sync = form.hasAttribute("data-target-form") ? syncTarget : syncDelivery;
+      sync(form, spec);
+      form.addEventListener("change", function (e) {
+        if (["kind", "auth_type", "mode"].indexOf(e.target.name) !== -1) sync(form, spec);
+      });
+    });
+  });
+})();
