@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 TARGET_FIELDS = ("name", "url", "auth_type", "client_id", "organization", "max_concurrency")
 DELIVERY_FIELDS = ("mode", "role", "scope", "key", "clusters", "env_var", "policy_id", "projects", "variable")
-_RANK = {Health.OK: 0, Health.UNKNOWN: 1, Health.WARNING: 1, Health.FAILING: 2}
+_RANK: dict[str, int] = {Health.OK: 0, Health.UNKNOWN: 1, Health.WARNING: 1, Health.FAILING: 2}
 
 
 def _adapter_class(kind: str) -> Any:

@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 
 
 class AdapterError(Exception):
-    """A platform call failed. The message is redacted and fit to show an admin."""
+    """A platform call failed. The message is redacted and fit to show an admin. ``detail`` (optional) is
+    per-place bookkeeping of what the failed attempt did achieve (for example which projects got the value);
+    the push machinery keeps it on the push and merges it into ``Delivery.state`` as it does on success."""
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None,
-                 retry_after: float | None = None, secrets: tuple[str, ...] = ()) -> None:
+                 retry_after: float | None = None, secrets: tuple[str, ...] = (),
+                 detail: dict[str, Any] | None = None) -> None:
         super().__init__(redact(message, secrets))
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
+        self.detail: dict[str, Any] = dict(detail or {})
 
 
 @dataclass

@@ -1,1 +1,219 @@
-"""Valohai adapter (being written)."""
+"""Valohai organizations (PLATFORMS.md §2).
+
+A target is one organization on one installation (``https://app.valohai.com`` or a private host), reached with a
+user's API token (``Authorization: Token …``). ``describe`` resolves the organization's numeric id and its projects
+(projects are listed for the whole user and filtered on ``owner`` here, since no owner filter is documented).
+
+Modes:
+- ``project_variable`` (default, the proven path): a secret project environment variable (default
+  ``PRIVATE_PYPI_INDEX_URL``, as in Valohai's private-PyPI guide) in each listed project, or in every project of
+  the organization for ``["*"]``, including projects created later (``needs_push`` notices them).
+- ``organization_group`` (EXPERIMENTAL): an organization environment-variable group holding the variable, at the
+  unconfirmed endpoint ``settings.VALOHAI_GROUP_PATH`` (see :mod:`targets.adapters.valohai_groups`).
+
+Valohai never returns secret values, so verification only proves the name is present as a secret; the delivered
+fingerprint is kept locally, per project, in ``Delivery.state["projects"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from targets.adapters import register
+from targets.adapters.base import Adapter, AdapterError, HealthResult, ModeSpec, PushResult
+from targets.adapters.valohai_api import ValohaiClient
+from targets.adapters.valohai_groups import group_name, push_group, verify_group
+from targets.adapters.valohai_health import check_health
+from targets.adapters.valohai_projects import DELIVERED, push_projects, verify_projects
+
+DEFAULT_VARIABLE = "PRIVATE_PYPI_INDEX_URL"
+EVERY_PROJECT = "*"
+# The official CLI's rule for variable names (PLATFORMS.md §2.3).
+_VARIABLE = re.compile(r"^[a-z0-9_-]+$", re.I)
+_NOT_VALOHAI = ("scope", "key", "clusters", "env_var", "policy_id")
+_LOCATION_MAX = 300
+
+
+def _project_ids(raw: Any) -> list[str]:
+    """``["*"]`` or sorted, de-duplicated canonical uuids; raises ``ValueError``. A string is split on commas."""
+    if isinstance(raw, str):
+        raw = [p for p in re.split(r"[\s,]+", raw) if p]
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+        raise ValueError('List project ids, or ["*"] for every project of the organization.')
+    items = [p.strip() for p in raw]
+    if EVERY_PROJECT in items:
+        if len(items) != 1:
+            raise ValueError('"*" means every project: do not list others with it.')
+        return [EVERY_PROJECT]
+    try:
+        return sorted({str(uuid.UUID(p)) for p in items})
+    except ValueError:
+        raise ValueError("Project ids are uuids (shown in the target's project list).") from None
+
+
+def _location(mode: str, projects: list[str], variable: str) -> str:
+    if mode == "organization_group":
+        return f"group:{group_name(variable)}"
+    location = f"projects:{','.join(projects)}:{variable}"
+    if len(location) > _LOCATION_MAX:  # many projects: name the set by a hash, still unique per set
+        digest = hashlib.sha256(",".join(projects).encode()).hexdigest()[:16]
+        location = f"projects:{len(projects)}#{digest}:{variable}"
+    return location
+
+
+@register
+class ValohaiAdapter(Adapter):
+    """Delivers a feed's credentialed index URL into a Valohai organization as a secret environment variable."""
+
+    kind = "valohai"
+    label = "Valohai organization"
+    auth_types = ("token",)
+    default_url = "https://app.valohai.com"
+    modes = {
+        "project_variable": ModeSpec(
+            "project_variable", "Secret project environment variable", ("projects", "variable")
+        ),
+        "organization_group": ModeSpec(
+            "organization_group", "Organization environment-variable group", ("projects", "variable"), experimental=True
+        ),
+    }
+
+    # --- validation -----------------------------------------------------------------------------------
+    @classmethod
+    def clean_target(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The organization's name is required (org-scoped calls use its numeric id, resolved by ``describe``);
+        there is no client id."""
+        organization = str(data.get("organization") or "").strip()
+        if not organization:
+            raise ValidationError({"organization": "Enter the Valohai organization's name."})
+        if data.get("client_id"):
+            raise ValidationError({"client_id": "Valohai targets use an API token only."})
+        return {**data, "organization": organization, "client_id": ""}
+
+    @classmethod
+    def clean_delivery(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """``projects`` (uuids or ``["*"]``) and ``variable`` (default ``PRIVATE_PYPI_INDEX_URL``); Databricks
+        fields are refused. ``location`` is ``projects:<uuids or *>:<VAR>`` or ``group:feedkeeper-<var>``."""
+        errors: dict[str, str] = {}
+        for field in _NOT_VALOHAI:
+            if data.get(field):
+                errors[field] = "Not used by Valohai deliveries."
+        variable = str(data.get("variable") or DEFAULT_VARIABLE).strip()
+        if not _VARIABLE.match(variable) or len(variable) > 128:
+            errors["variable"] = "Use letters, digits, '_' or '-' (at most 128), as Valohai requires."
+        projects: list[str] = []
+        try:
+            projects = _project_ids(data.get("projects"))
+        except ValueError as exc:
+            errors["projects"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+        mode = data["mode"]
+        return {
+            "mode": mode,
+            "role": data.get("role", "index"),
+            "scope": "",
+            "key": "",
+            "clusters": [],
+            "env_var": "",
+            "policy_id": "",
+            "projects": projects,
+            "variable": variable,
+            "location": _location(mode, projects, variable),
+        }
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def client(self) -> ValohaiClient:
+        return ValohaiClient(url=self.target.url, token=self.target.reveal_credential())
+
+    def organization(self, api: ValohaiClient) -> dict[str, Any]:
+        """``{"id": int, "name": str}`` of the target's organization, matched by name (case-insensitively) or,
+        after a rename on Valohai, by the stored id. Permanent error when the token's user cannot see it."""
+        wanted, stored_id = self.target.organization.lower(), str(self.target.organization_id or "")
+        by_id = None
+        for org in api.paginate("organizations/"):
+            if str(org.get("name", "")).lower() == wanted:
+                return {"id": int(org["id"]), "name": str(org["name"])}
+            if stored_id and str(org.get("id")) == stored_id:
+                by_id = {"id": int(org["id"]), "name": str(org["name"])}
+        if by_id is not None:
+            return by_id
+        raise AdapterError(
+            f"The organization {self.target.organization!r} is not visible to this token's user.", permanent=True
+        )
+
+    def organization_projects(self, api: ValohaiClient, org: dict[str, Any]) -> dict[str, str]:
+        """uuid → name of every project the organization owns (owner is a user-like ``{id, username}``)."""
+        found: dict[str, str] = {}
+        for project in api.paginate("projects/"):
+            owner = project.get("owner") or {}
+            if str(owner.get("id")) == str(org["id"]) or owner.get("username") == org["name"]:
+                found[str(project["id"])] = str(project.get("name") or project["id"])
+        return found
+
+    def targeted_projects(self, api: ValohaiClient, delivery: Any) -> dict[str, str]:
+        """uuid → name (as last known) of the projects the delivery covers now."""
+        if delivery.projects == [EVERY_PROJECT]:
+            return self.organization_projects(api, self.organization(api))
+        known = delivery.state.get("projects") or {}
+        return {pid: str((known.get(pid) or {}).get("name") or pid) for pid in delivery.projects}
+
+    @staticmethod
+    def covered(delivery: Any) -> set[str]:
+        """Projects that hold the delivered value according to ``delivery.state``."""
+        return {pid for pid, s in (delivery.state.get("projects") or {}).items() if s.get("status") == DELIVERED}
+
+    # --- contract -------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """``{"organization_id": "<id>", "organization": name, "projects": [{"id", "name"}, …]}``; the
+        service stores the id on the target and the rest in ``Target.info``."""
+        api = self.client()
+        org = self.organization(api)
+        projects = self.organization_projects(api, org)
+        return {
+            "organization_id": str(org["id"]),
+            "organization": org["name"],
+            "projects": [{"id": pid, "name": name} for pid, name in sorted(projects.items(), key=lambda p: p[1])],
+        }
+
+    def push(self, delivery: Any, value: str, *, restart_consent: bool) -> PushResult:
+        """Put ``value`` as the secret ``delivery.variable`` in every targeted project (or in the organization
+        group). Idempotent; per-project outcomes go in ``detail["projects"]`` (also on a failure, through
+        ``AdapterError.detail``). ``restart_consent`` is unused: nothing restarts on Valohai."""
+        api = self.client()
+        api.add_secret(value)
+        every = delivery.projects == [EVERY_PROJECT]
+        if delivery.mode == "organization_group":
+            org = self.organization(api)
+            projects = self.organization_projects(api, org) if every else self.targeted_projects(api, delivery)
+            return push_group(api, delivery, org["id"], projects, value)
+        projects = self.targeted_projects(api, delivery)
+        result = push_projects(api, delivery, projects, value, every_project=every)
+        if every and not projects:
+            result.notes.append(f"The organization {self.target.organization} has no projects yet.")
+        return result
+
+    def verify(self, delivery: Any, result: PushResult) -> PushResult:
+        """Read the places back: the name is present with ``secret: true`` (values are never returned)."""
+        api = self.client()
+        if delivery.mode == "organization_group":
+            return verify_group(api, delivery, self.organization(api)["id"], result)
+        return verify_projects(api, delivery, result)
+
+    def needs_push(self, delivery: Any) -> bool:
+        """True when a project the delivery should cover (for ``["*"]``: any project of the organization,
+        including ones created since) is not yet covered according to ``delivery.state``."""
+        covered = self.covered(delivery)
+        if delivery.projects != [EVERY_PROJECT]:
+            return bool(set(delivery.projects) - covered)
+        api = self.client()
+        return bool(set(self.organization_projects(api, self.organization(api))) - covered)
+
+    def check_health(self, deliveries: list[Any]) -> list[HealthResult]:
+        """Token, organization, each delivery's places, coverage, last push per project, and the feeds."""
+        return check_health(self, deliveries)

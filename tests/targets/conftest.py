@@ -39,3 +39,17 @@ def feed(admin: Any) -> Feed:
 def workspace(admin: Any, databricks: DatabricksSimulator) -> Target:
     return services.target_create(actor=admin, kind="databricks", name="ws-prod", url=databricks.urls[0],
                                   auth_type="pat", token="dapi-sim-token")
+
+
+@pytest.fixture
+def acme(valohai: ValohaiSimulator) -> dict[str, Any]:
+    """The organization ``acme`` with three projects (``project-1..3``), visible to the simulator's admin."""
+    org = valohai.add_organization("acme")
+    org["projects"] = [valohai.add_project("acme", f"project-{i}") for i in range(1, 4)]
+    return org
+
+
+@pytest.fixture
+def vh_target(admin: Any, valohai: ValohaiSimulator, acme: dict[str, Any]) -> Target:
+    return services.target_create(actor=admin, kind="valohai", name="vh-acme", url=valohai.url, auth_type="token",
+                                  token="vh-sim-token", organization="acme")

@@ -1,0 +1,267 @@
+"""A small Valohai REST client on top of the HTTP seam: token auth bound to the target's origin, DRF error bodies
+flattened into redacted messages, the permanent/transient split, and origin-checked pagination (PLATFORMS.md
+§2.1, §2.5)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from core import http
+from targets.adapters.base import AdapterError
+
+# Only idempotent calls are retried by the seam (PLATFORMS.md §2.5, §6: "never blind-retry a Valohai create").
+# A POST that fails is re-read by the adapter before anything is sent again.
+RETRY = http.RetryPolicy(
+    attempts=4,
+    base_delay=0.5,
+    max_delay=10.0,
+    statuses=frozenset({429, 502, 503, 504}),
+    methods=frozenset({"GET", "DELETE"}),
+)
+API_PREFIX = "/api/v0/"
+PAGE_SIZE = 100
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_EXISTS = re.compile(r"already exists|must make a unique set", re.I)
+
+
+class ValohaiError(AdapterError):
+    """An error answer from Valohai. ``exists`` is true for a 400 saying the name is already taken."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        secrets: tuple[str, ...] = (),
+        exists: bool = False,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(message, permanent=permanent, status=status, retry_after=retry_after, secrets=secrets)
+        self.exists = exists
+        # True when the request may or may not have been applied (no answer, 5xx): a write must be re-read.
+        self.ambiguous = ambiguous
+        # Set by the project push when it had deleted the variable and could not create it again.
+        self.missing = False
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` with the scheme's default port filled in, for same-origin checks."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def flatten_errors(body: Any, prefix: str = "") -> list[str]:
+    """Flatten a DRF error body into lines, as valohai-cli's ``utils/error_fmt.py`` does (PLATFORMS.md §2.5):
+    ``{"field": ["msg"]}``, ``{"field": [{"message", "code"}]}``, ``non_field_errors``, ``detail`` and a top-level
+    ``{"code", "message"}``; any dict with ``message`` is a leaf."""
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return [f"{prefix}{body['message']}"]
+        lines: list[str] = []
+        for key, value in body.items():
+            if key == "code":
+                continue
+            label = "" if key in ("detail", "non_field_errors", "__all__") else f"{key}: "
+            lines.extend(flatten_errors(value, prefix + label))
+        return lines
+    if isinstance(body, list):
+        return [line for item in body for line in flatten_errors(item, prefix)]
+    if body is None or body == "":
+        return []
+    return [f"{prefix}{body}"]
+
+
+def _error_codes(body: Any) -> set[str]:
+    if isinstance(body, dict):
+        found = {str(body["code"])} if "code" in body else set()
+        for value in body.values():
+            found |= _error_codes(value)
+        return found
+    if isinstance(body, list):
+        return {code for item in body for code in _error_codes(item)}
+    return set()
+
+
+class ValohaiClient:
+    """Calls one Valohai installation with the target's token. The token is sent only to the target's own
+    origin (scheme, host and port), as the official CLI's ``TokenAuth`` does. Never builds its own HTTP client."""
+
+    def __init__(self, *, url: str, token: str, secrets: tuple[str, ...] = ()) -> None:
+        self.url = url.rstrip("/")
+        self.origin = origin(self.url)
+        self._token = token
+        self.secrets: tuple[str, ...] = tuple(s for s in (token, *secrets) if s)
+
+    def add_secret(self, value: str) -> None:
+        """Also scrub ``value`` (for example the pushed URL) from every error message."""
+        if value and value not in self.secrets:
+            self.secrets = (*self.secrets, value)
+
+    def absolute(self, path: str) -> str:
+        return path if "://" in path else f"{self.url}{API_PREFIX}{path.lstrip('/')}"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        retry: http.RetryPolicy = RETRY,
+    ) -> Any:
+        """One API call; returns the JSON body (``{}`` when empty) or raises :class:`ValohaiError`.
+        ``path`` is relative to ``/api/v0/`` or an absolute URL on the target's origin."""
+        url = self.absolute(path)
+        if origin(url) != self.origin:
+            raise ValohaiError(
+                f"Valohai pointed Feedkeeper at another host ({_host(url)}); the token is only sent "
+                f"to {_host(self.url)}.",
+                permanent=True,
+                secrets=self.secrets,
+            )
+        headers = {"Authorization": f"Token {self._token}", "Accept": "application/json"}
+        try:
+            response = http.request(
+                method, url, headers=headers, params=params, json=json, retry=retry, secrets=self.secrets
+            )
+        except http.TransportError as exc:
+            raise ValohaiError(
+                f"Valohai unreachable: {exc}", permanent=False, secrets=self.secrets, ambiguous=True
+            ) from None
+        if response.status_code < 400:
+            if not response.content:
+                return {}
+            try:
+                return response.json()
+            except ValueError:
+                raise ValohaiError(
+                    f"{_short(url)}: Valohai answered with something that is not JSON (HTTP {response.status_code}).",
+                    permanent=False,
+                    status=response.status_code,
+                    ambiguous=True,
+                ) from None
+        raise self.error(response, url)
+
+    def error(self, response: httpx.Response, url: str) -> ValohaiError:
+        """Map an error answer to a redacted :class:`ValohaiError` (PLATFORMS.md §2.5, §6)."""
+        status = response.status_code
+        retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
+        body: Any = None
+        if "html" not in response.headers.get("Content-Type", "").lower():
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        text = "; ".join(flatten_errors(body)) if body is not None else ""
+        if status >= 500:
+            # An HTML error page carries nothing useful; valohai-cli prints "Internal error" too.
+            detail = text or "Internal error"
+            return ValohaiError(
+                f"{detail} (HTTP {status})",
+                permanent=False,
+                status=status,
+                retry_after=retry_after,
+                secrets=self.secrets,
+                ambiguous=True,
+            )
+        if status in (401, 403):
+            return ValohaiError(
+                f"The Valohai token was refused (HTTP {status}): {text or 'no detail'}",
+                permanent=True,
+                status=status,
+                secrets=self.secrets,
+            )
+        if status == 429:
+            return ValohaiError(
+                f"Rate limited by Valohai (HTTP 429): {text or 'throttled'}",
+                permanent=False,
+                status=status,
+                retry_after=retry_after,
+                secrets=self.secrets,
+            )
+        exists = status == 400 and ("unique" in _error_codes(body) or bool(_EXISTS.search(text)))
+        if not text:
+            text = (response.text or "").strip().splitlines()[0][:200] if response.text.strip() else ""
+        return ValohaiError(
+            f"{_short(url)}: HTTP {status}: {text or response.reason_phrase}",
+            permanent=True,
+            status=status,
+            secrets=self.secrets,
+            exists=exists,
+        )
+
+    def paginate(
+        self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None, max_pages: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every item of a DRF ``limit``/``offset`` listing. ``next`` is an absolute URL (PLATFORMS.md §2.5):
+        it is followed only on the target's own origin; a foreign one is an error, so the token never leaves."""
+        url: str | None = self.absolute(path)
+        query: dict[str, Any] | None = {**(params or {}), "limit": limit or PAGE_SIZE}
+        for _ in range(max_pages):
+            assert url is not None
+            if origin(url) != self.origin:
+                raise ValohaiError(
+                    f"Valohai's pagination link points at another host ({_host(url)}); Feedkeeper "
+                    f"does not send its token there. Check the target URL ({self.url}) matches the "
+                    "installation's own address.",
+                    permanent=True,
+                    secrets=self.secrets,
+                )
+            body = self.call("GET", url, params=query)
+            if isinstance(body, list):  # an unpaginated installation
+                yield from body
+                return
+            yield from body.get("results") or []
+            url, query = body.get("next"), None  # next carries its own query string
+            if not url:
+                return
+        raise ValohaiError(f"{_short(path)}: more than {max_pages} pages.", permanent=False)
+
+    # --- the calls Feedkeeper makes ------------------------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        """``users/me/``: the call ``vh login`` validates a token with."""
+        return dict(self.call("GET", "users/me/"))
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"projects/{project_id}/"))
+
+    def create_variable(self, project_id: str, name: str, value: str) -> None:
+        """POST one secret variable. Never retried here: a failure may have been applied (PLATFORMS.md §2.3)."""
+        self.call(
+            "POST",
+            f"projects/{project_id}/environment_variable/",
+            json={"name": name, "value": value, "secret": True},
+            retry=http.NO_RETRY,
+        )
+
+    def delete_variable(self, project_id: str, name: str) -> bool:
+        """DELETE with a JSON body ``{"name"}``; False when it was not there (404)."""
+        try:
+            self.call("DELETE", f"projects/{project_id}/environment_variable/", json={"name": name})
+        except ValohaiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+
+def _host(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def _short(url: str) -> str:
+    path = urlsplit(url).path if "://" in url else url
+    return path.removeprefix(API_PREFIX.rstrip("/")) or path
