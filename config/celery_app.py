@@ -14,7 +14,7 @@ app.autodiscover_tasks()
 
 if str(app.conf.broker_url).startswith("filesystem://"):
     # The embedded broker's folders must exist before any producer or consumer touches them.
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = app.conf.broker_transport_options.get(key)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)

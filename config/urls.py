@@ -14,6 +14,7 @@ urlpatterns = [
     path("account/tokens/", core_views.ApiTokenView.as_view(), name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", core_views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
     path("feeds/", include("feeds.urls")),
+    path("targets/", include("targets.urls")),
     path("audit/", include("audit.urls")),
     path("api/v1/", include("config.api_urls")),
     path("admin/", admin.site.urls),

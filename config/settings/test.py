@@ -44,6 +44,7 @@ if not env.str("REDIS_URL", default=""):
         "data_folder_in": str(_broker / "queue"),
         "data_folder_out": str(_broker / "queue"),
         "processed_folder": str(_broker / "processed"),
+        "control_folder": str(_broker / "control"),
         "store_processed": False,
     }
     BROKER_DIR = _broker
