@@ -165,13 +165,18 @@ def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int |
     if values["role"] not in ("index", "extra"):
         raise ValidationError({"role": "Choose index or extra."})
     cleaned = dict(cls.clean_delivery(values))
-    clash = Delivery.objects.filter(target=target, location=cleaned["location"])
+    others = Delivery.objects.filter(target=target).select_related("feed")
     if exclude_pk is not None:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        raise ValidationError(
-            {"non_field_errors": [f"Another delivery already writes {cleaned['location']} in {target.name}."]}
-        )
+        others = others.exclude(pk=exclude_pk)
+    for other in others:
+        if cls.conflicts(cleaned, other):
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        f"Another delivery already writes {other.location} in {target.name} (feed {other.feed})."
+                    ]
+                }
+            )
     return cleaned
 
 

@@ -22,9 +22,16 @@ class AdapterError(Exception):
     per-place bookkeeping of what the failed attempt did achieve (for example which projects got the value);
     the push machinery keeps it on the push and merges it into ``Delivery.state`` as it does on success."""
 
-    def __init__(self, message: str, *, permanent: bool, status: int | None = None,
-                 retry_after: float | None = None, secrets: tuple[str, ...] = (),
-                 detail: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        secrets: tuple[str, ...] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(redact(message, secrets))
         self.permanent = permanent
         self.status = status
@@ -86,6 +93,11 @@ class Adapter:
     def clean_delivery(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Check and fill the mode's fields; return the cleaned data with a ``location`` (unique per target)."""
         raise NotImplementedError
+
+    @classmethod
+    def conflicts(cls, cleaned: dict[str, Any], other: Delivery) -> bool:
+        """Would a delivery with ``cleaned`` fields write a place that ``other`` (same target) already writes?"""
+        return bool(cleaned["location"] == other.location)
 
     # --- work -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

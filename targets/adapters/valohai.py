@@ -147,6 +147,19 @@ class ValohaiAdapter(Adapter):
             f"The organization {self.target.organization!r} is not visible to this token's user.", permanent=True
         )
 
+    @classmethod
+    def conflicts(cls, cleaned: dict[str, Any], other: Any) -> bool:
+        """Two project deliveries conflict when they write the same variable in a common project (``*`` covers
+        every project); a group delivery conflicts with another group delivery of the same variable."""
+        if cleaned["location"] == other.location:
+            return True
+        if cleaned["mode"] != other.mode or cleaned["variable"].lower() != other.variable.lower():
+            return False
+        if cleaned["mode"] != "project_variable":
+            return False
+        mine, theirs = set(cleaned["projects"]), set(other.projects)
+        return "*" in mine or "*" in theirs or bool(mine & theirs)
+
     def organization_projects(self, api: ValohaiClient, org: dict[str, Any]) -> dict[str, str]:
         """uuid → name of every project the organization owns (owner is a user-like ``{id, username}``)."""
         found: dict[str, str] = {}

@@ -333,3 +333,25 @@ def test_health_shows_a_stale_fingerprint_and_a_refused_token(
     results = {r.name: r for r in vh_target.adapter().check_health([delivery])}
     assert results["authentication"].status == "failing"
     assert "refused" in results["authentication"].detail and "vh-revoked-token" not in results["authentication"].detail
+
+
+def test_deliveries_writing_the_same_variable_in_a_common_project_are_refused(
+    db: None, admin: Any, feed: Any, vh_target: Target, acme: dict[str, Any]
+) -> None:
+    from targets import services as target_services
+
+    project_id = acme["projects"][0]["id"]
+    target_services.delivery_create(actor=admin, feed=feed, target=vh_target, mode="project_variable", projects=["*"])
+    with pytest.raises(ValidationError, match="already writes"):
+        target_services.delivery_create(
+            actor=admin, feed=feed, target=vh_target, mode="project_variable", projects=[project_id]
+        )
+    other = target_services.delivery_create(
+        actor=admin,
+        feed=feed,
+        target=vh_target,
+        mode="project_variable",
+        projects=[project_id],
+        variable="OTHER_INDEX_URL",
+    )
+    assert other.pk
