@@ -169,8 +169,8 @@ def _succeeded(push: Push, fingerprint: str, result: PushResult) -> Push:
         push.save(update_fields=["status", "finished_at", "fingerprint", "remote_ts", "error", "detail"])
         delivery.status = DeliveryStatus.DELIVERED if current else DeliveryStatus.STALE
         delivery.delivered_fingerprint, delivery.delivered_remote_ts = fingerprint, result.remote_ts
-        delivery.last_pushed_at, delivery.last_error = now, "; ".join(result.notes)
-        delivery.state = {**delivery.state, **result.detail}
+        delivery.last_pushed_at, delivery.last_error = now, ""
+        delivery.state = {**delivery.state, **result.detail, "notes": result.notes}
         delivery.save(
             update_fields=[
                 "status",
