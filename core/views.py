@@ -16,6 +16,7 @@ from audit.services import audit_record
 from core.health import broker_status, database_status
 from core.models import ApiToken
 from core.permissions import RoleRequiredMixin
+from core.request_types import AuthenticatedHttpRequest
 from feeds.models import ExpiryStatus, Feed
 
 
@@ -42,10 +43,10 @@ class OverviewView(RoleRequiredMixin, TemplateView):
 class ApiTokenView(RoleRequiredMixin, View):
     """List, issue and revoke the signed-in user's API tokens. A new token is shown once."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         return self._render(request)
 
-    def post(self, request: HttpRequest) -> HttpResponseBase:
+    def post(self, request: AuthenticatedHttpRequest) -> HttpResponseBase:
         name = request.POST.get("name", "").strip()
         if not name or len(name) > 100:
             messages.error(request, "Give the token a name of at most 100 characters.")
@@ -61,7 +62,7 @@ class ApiTokenView(RoleRequiredMixin, View):
         )
         return self._render(request, new_token=raw, status=201)
 
-    def _render(self, request: HttpRequest, new_token: str = "", status: int = 200) -> HttpResponse:
+    def _render(self, request: AuthenticatedHttpRequest, new_token: str = "", status: int = 200) -> HttpResponse:
         tokens = ApiToken.objects.filter(user=request.user)
         response = render(request, "core/api_tokens.html", {"tokens": tokens, "new_token": new_token}, status=status)
         response["Cache-Control"] = "no-store"
@@ -69,7 +70,7 @@ class ApiTokenView(RoleRequiredMixin, View):
 
 
 class ApiTokenRevokeView(RoleRequiredMixin, View):
-    def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+    def post(self, request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
         token = get_object_or_404(ApiToken, pk=pk, user=request.user)
         if token.revoked_at is None:
             ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())

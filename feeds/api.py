@@ -18,7 +18,7 @@ from feeds.models import Feed, FeedCheck
 
 
 class FeedCheckSerializer(serializers.ModelSerializer):
-    feed = serializers.PrimaryKeyRelatedField(read_only=True)
+    feed: serializers.PrimaryKeyRelatedField[Feed] = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = FeedCheck
@@ -71,7 +71,7 @@ class FeedSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
     def get_last_check(self, feed: Feed) -> dict[str, Any] | None:
         check = feed.last_check()

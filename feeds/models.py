@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -13,6 +14,9 @@ from core import crypto
 from core.fields import EncryptedTextField
 from core.models import CheckRun
 from feeds import kinds
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class ExpiryStatus(models.TextChoices):
@@ -86,7 +90,7 @@ class Feed(models.Model):
         return self.current_token.fingerprint if self.current_token else ""
 
     @property
-    def token_expires_at(self) -> object:
+    def token_expires_at(self) -> datetime | None:
         return self.current_token.expires_at if self.current_token else None
 
     def expiry_status(self) -> str:
@@ -96,7 +100,7 @@ class Feed(models.Model):
         expires = self.token_expires_at
         if expires is None:
             return None
-        return (expires - timezone.now()).days  # type: ignore[operator,no-any-return]
+        return (expires - timezone.now()).days
 
     def credentialed_url(self) -> str:
         """The index URL with the current token inside. Only adapters and the check call this, never a view."""
@@ -141,8 +145,8 @@ class TokenVersion(models.Model):
         *,
         feed: Feed,
         token: str,
-        expires_at: object = None,
-        created_by: object = None,
+        expires_at: datetime | None = None,
+        created_by: User | None = None,
         source: str = Source.MANUAL,
     ) -> TokenVersion:
         """An unsaved version holding ``token`` encrypted with the primary key."""
@@ -191,6 +195,11 @@ class FeedCheckQuerySet(models.QuerySet["FeedCheck"]):
         return self.filter(status__in=[CheckStatus.PENDING, CheckStatus.RUNNING])
 
 
+if TYPE_CHECKING:
+    # Names the manager type ``as_manager()`` builds, so ``objects`` can be declared a ClassVar like the base's.
+    FeedCheckManager = models.Manager.from_queryset(FeedCheckQuerySet)
+
+
 class FeedCheck(CheckRun):
     """One credential check of a feed: does the index accept the token? ``fingerprint`` names the token tried.
     Status, timings and detail live in the shared :class:`core.models.CheckRun` row."""
@@ -199,7 +208,7 @@ class FeedCheck(CheckRun):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     fingerprint = models.CharField(max_length=16, blank=True)
 
-    objects = FeedCheckQuerySet.as_manager()
+    objects: ClassVar[FeedCheckManager[FeedCheck]] = FeedCheckQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -246,9 +246,13 @@ def feed_dependents(feed: Feed) -> list[tuple[str, list[str]]]:
     for rel in Feed._meta.related_objects:
         if rel.related_model in (TokenVersion, FeedCheck) or not rel.one_to_many:
             continue
-        items = [str(o) for o in getattr(feed, rel.get_accessor_name()).all()[:50]]
+        # Resolved once apps are loaded: a model class (never the string "self"), and a one-to-many accessor
+        # always has a name.
+        related = cast("type[Model]", rel.related_model)
+        accessor = cast(str, rel.get_accessor_name())
+        items = [str(o) for o in getattr(feed, accessor).all()[:50]]
         if items:
-            found.append((str(rel.related_model._meta.verbose_name_plural), items))
+            found.append((str(related._meta.verbose_name_plural), items))
     return found
 
 
@@ -286,6 +290,7 @@ def feed_check_run(*, check_id: int) -> FeedCheck | None:
         return None
     check = FeedCheck.objects.select_related("feed__current_token").get(pk=check_id)
     feed = check.feed
+    status: str
     if feed.current_token is None:
         status, http_status, detail = CheckStatus.ERROR, None, "The feed has no token to check."
     else:

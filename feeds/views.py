@@ -11,6 +11,7 @@ from django.views.generic import DetailView, ListView
 
 from core.forms import apply_validation_error
 from core.permissions import RoleRequiredMixin
+from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
 from feeds import services
 from feeds.forms import FeedCreateForm, FeedDefinitionForm, TokenForm
@@ -141,7 +142,7 @@ class FeedCheckView(RoleRequiredMixin, View):
 
     required_role = OPERATOR
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+    def post(self, request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
         feed = get_object_or_404(Feed, pk=pk)
         check = services.feed_check_request(actor=request.user, feed=feed)
         if request.htmx:

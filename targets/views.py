@@ -15,6 +15,7 @@ from django.views.generic import DetailView, ListView
 
 from core.forms import apply_validation_error
 from core.permissions import RoleRequiredMixin
+from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
 from targets import services
 from targets.forms import DeliveryFilterForm, DeliveryForm, PushForm, TargetForm, delivery_initial
@@ -137,10 +138,10 @@ class TargetCheckView(RoleRequiredMixin, View):
 
     required_role = OPERATOR
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+    def post(self, request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
         target = get_object_or_404(Target, pk=pk)
         check = services.target_check_request(actor=request.user, target=target)
-        if request.htmx:  # type: ignore[attr-defined]
+        if request.htmx:
             return render(request, "targets/target_detail.html#health", {"check": check, "target": target})
         messages.info(request, "Health check started.")
         return redirect("targets:detail", pk=target.pk)

@@ -9,9 +9,7 @@ from .base import DATABASES, env
 
 # One folder per test run (inherited by worker subprocesses through the environment), so concurrent runs never
 # share a SQLite file or a broker folder.
-TEST_RUN_DIR = Path(
-    os.environ.setdefault("FEEDKEEPER_TEST_RUN_DIR", tempfile.mkdtemp(prefix="feedkeeper-tests-"))
-)
+TEST_RUN_DIR = Path(os.environ.setdefault("FEEDKEEPER_TEST_RUN_DIR", tempfile.mkdtemp(prefix="feedkeeper-tests-")))
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="test-secret-key-not-for-production")

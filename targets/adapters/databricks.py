@@ -281,7 +281,7 @@ class DatabricksAdapter(Adapter):
             result.detail["policy"] = "wired"
             return
         definition[path] = wanted
-        body = {
+        body: dict[str, Any] = {
             k: policy[k]
             for k in (
                 "name",
