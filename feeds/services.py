@@ -187,7 +187,7 @@ def feed_set_token(
     Deliveries of the feed become stale and are pushed again."""
     validate_token(token)
     validate_expiry(expires_at)
-    feed = Feed.objects.select_for_update().select_related("current_token").get(pk=feed.pk)
+    feed = Feed.objects.select_for_update(of=("self",)).select_related("current_token").get(pk=feed.pk)
     previous = feed.current_token
     now = timezone.now()
     version = TokenVersion.build(feed=feed, token=token, expires_at=expires_at, created_by=_user(actor), source=source)
@@ -216,7 +216,7 @@ def feed_set_token(
 def feed_set_expiry(*, actor: Any, feed: Feed, expires_at: Any) -> None:
     """Correct the current token's known expiry (the token itself is unchanged)."""
     validate_expiry(expires_at)
-    feed = Feed.objects.select_for_update().select_related("current_token").get(pk=feed.pk)
+    feed = Feed.objects.select_for_update(of=("self",)).select_related("current_token").get(pk=feed.pk)
     if feed.current_token is None:
         raise ValidationError({"token_expires_at": "The feed has no token whose expiry could be set."})
     previous = feed.current_token.expires_at

@@ -204,7 +204,7 @@ def delivery_create(*, actor: Any, feed: Any, target: Target, **values: Any) -> 
 def delivery_update(*, actor: Any, delivery: Delivery, **changes: Any) -> Delivery:
     """Change where a delivery places the URL; it becomes pending and is pushed again. The old place, if it
     moved, is left as it is (Feedkeeper never deletes what it no longer names)."""
-    delivery = Delivery.objects.select_for_update().select_related("target").get(pk=delivery.pk)
+    delivery = Delivery.objects.select_for_update(of=("self",)).select_related("target").get(pk=delivery.pk)
     values = {f: getattr(delivery, f) for f in DELIVERY_FIELDS}
     values.update({k: v for k, v in changes.items() if k in DELIVERY_FIELDS and v is not None})
     cleaned = _clean_delivery(delivery.target, values, exclude_pk=delivery.pk)

@@ -79,7 +79,10 @@ TEMPLATES = [
 
 # --- Database ----------------------------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'feedkeeper.sqlite3'}"),
+    # An empty DATABASE_URL means the embedded default, like an unset one.
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'feedkeeper.sqlite3'}"
+    ),
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
