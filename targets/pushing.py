@@ -161,7 +161,11 @@ def _run_claimed(push: Push) -> Push:
 def _succeeded(push: Push, fingerprint: str, result: PushResult) -> Push:
     now = timezone.now()
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update(of=("self",)).select_related("feed__current_token").get(pk=push.delivery_id)
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("feed__current_token")
+            .get(pk=push.delivery_id)
+        )
         current = delivery.feed.fingerprint == fingerprint
         push.status, push.finished_at, push.fingerprint = PushStatus.SUCCEEDED, now, fingerprint
         push.remote_ts, push.error = result.remote_ts, ""

@@ -80,9 +80,7 @@ TEMPLATES = [
 # --- Database ----------------------------------------------------------------------------------
 DATABASES = {
     # An empty DATABASE_URL means the embedded default, like an unset one.
-    "default": env.db_url_config(
-        env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'feedkeeper.sqlite3'}"
-    ),
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'feedkeeper.sqlite3'}"),
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -30,15 +30,20 @@ def valohai() -> Iterator[ValohaiSimulator]:
 @pytest.fixture
 def feed(admin: Any) -> Feed:
     return feed_services.feed_create(
-        actor=admin, name="acme-internal", kind="generic", index_url="https://pkgs.example.com/simple/",
-        username="build", token="feed-token-1",
+        actor=admin,
+        name="acme-internal",
+        kind="generic",
+        index_url="https://pkgs.example.com/simple/",
+        username="build",
+        token="feed-token-1",
     )
 
 
 @pytest.fixture
 def workspace(admin: Any, databricks: DatabricksSimulator) -> Target:
-    return services.target_create(actor=admin, kind="databricks", name="ws-prod", url=databricks.urls[0],
-                                  auth_type="pat", token="dapi-sim-token")
+    return services.target_create(
+        actor=admin, kind="databricks", name="ws-prod", url=databricks.urls[0], auth_type="pat", token="dapi-sim-token"
+    )
 
 
 @pytest.fixture
@@ -51,5 +56,12 @@ def acme(valohai: ValohaiSimulator) -> dict[str, Any]:
 
 @pytest.fixture
 def vh_target(admin: Any, valohai: ValohaiSimulator, acme: dict[str, Any]) -> Target:
-    return services.target_create(actor=admin, kind="valohai", name="vh-acme", url=valohai.url, auth_type="token",
-                                  token="vh-sim-token", organization="acme")
+    return services.target_create(
+        actor=admin,
+        kind="valohai",
+        name="vh-acme",
+        url=valohai.url,
+        auth_type="token",
+        token="vh-sim-token",
+        organization="acme",
+    )

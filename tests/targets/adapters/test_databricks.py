@@ -40,16 +40,18 @@ def test_workspace_default_puts_the_url_in_the_package_scope_readable_by_users(
 
 
 def test_a_bad_pat_fails_at_once_as_permanent(db: None, admin: Any, feed: Any, databricks: DatabricksSimulator) -> None:
-    target = services.target_create(actor=admin, kind="databricks", name="bad", url=databricks.urls[0],
-                                    auth_type="pat", token="dapi-wrong")
+    target = services.target_create(
+        actor=admin, kind="databricks", name="bad", url=databricks.urls[0], auth_type="pat", token="dapi-wrong"
+    )
     delivery = services.delivery_create(actor=admin, feed=feed, target=target, mode="workspace_default")
     push = _push(delivery)
     assert push.status == PushStatus.FAILED and push.attempts == 1
     assert "Invalid access token" in push.error and "dapi-wrong" not in push.error
 
 
-def test_adapter_error_is_transient_for_a_500(db: None, feed: Any, workspace: Target,
-                                              databricks: DatabricksSimulator) -> None:
+def test_adapter_error_is_transient_for_a_500(
+    db: None, feed: Any, workspace: Target, databricks: DatabricksSimulator
+) -> None:
     databricks.workspace(0).faults.add(status=500, count=1, path_contains="/secrets/put")
     delivery = services.delivery_create(actor="system", feed=feed, target=workspace, mode="workspace_default")
     with pytest.raises(AdapterError) as info:
