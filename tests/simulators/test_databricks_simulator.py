@@ -368,13 +368,14 @@ def test_random_faults_are_repeatable_with_the_same_seed(sim: DatabricksSimulato
 
 
 def test_latency_delays_api_requests_but_not_the_control_api(ws: WorkspaceState, sim: DatabricksSimulator) -> None:
-    httpx.post(f"{sim.urls[0]}/_sim/latency", json={"seconds": 0.3})
+    # A wide margin: a loaded CI machine may take a few hundred ms to answer anything.
+    httpx.post(f"{sim.urls[0]}/_sim/latency", json={"seconds": 1.5})
     started = time.monotonic()
     httpx.get(f"{sim.urls[0]}/_sim/state")
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 1.2
     started = time.monotonic()
     raw(sim).get("/api/2.0/secrets/scopes/list")
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 1.5
 
 
 # ----- clusters and policies ---------------------------------------------------------------------

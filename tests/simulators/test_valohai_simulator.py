@@ -503,14 +503,15 @@ def test_the_random_fault_rate_is_seeded_and_reproducible() -> None:
 
 
 def test_latency_delays_api_calls_but_not_the_control_api() -> None:
-    with ValohaiSimulator(latency=0.2) as sim, client(sim) as c:
+    # A wide margin: a loaded CI machine may take a few hundred ms to answer anything.
+    with ValohaiSimulator(latency=1.5) as sim, client(sim) as c:
         start = time.monotonic()
         c.get("/_sim/state")
         control = time.monotonic() - start
         start = time.monotonic()
         c.get("/api/v0/users/me/")
         api = time.monotonic() - start
-    assert control < 0.15 <= api
+    assert control < 1.2 and api >= 1.5
 
 
 # ---- control API and command line --------------------------------------------------------------------------------
