@@ -34,45 +34,56 @@ DISPATCH_LOST_AFTER = timedelta(seconds=settings.PUSH_DISPATCH_LOST_AFTER_SECOND
 def push_request(*, delivery: Delivery, actor: Any, restart_consent: bool = False, reason: str = "manual") -> Push:
     """Ask for ``delivery`` to be pushed. A delivery has at most one waiting push: asking again returns it
     (adding restart consent if given now). The push is dispatched once this transaction commits."""
-    with transaction.atomic():
-        waiting = (
-            Push.objects.select_for_update()
-            .filter(delivery=delivery, status=PushStatus.PENDING, started_at__isnull=True)
-            .order_by("id")
-            .first()
-        )
-        if waiting is not None:
-            if restart_consent and not waiting.restart_consent:
-                Push.objects.filter(pk=waiting.pk).update(restart_consent=True)
-                waiting.restart_consent = True
-            return waiting
-        push = Push.objects.create(
-            delivery=delivery,
-            target_id=delivery.target_id,
-            restart_consent=restart_consent,
-            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
-            reason=reason,
-        )
-        if getattr(actor, "is_authenticated", False):
-            audit_record(
-                actor=actor,
-                action="delivery.push_requested",
-                obj=delivery,
-                detail={"push": push.pk, "restart_consent": restart_consent},
-            )
-        target_id = delivery.target_id
-        transaction.on_commit(lambda: _enqueue_dispatch(target_id))
-    return push
+    return pushes_request(deliveries=[delivery], actor=actor, restart_consent=restart_consent, reason=reason)[0]
 
 
 def pushes_request(
     *, deliveries: Iterable[Delivery], actor: Any, restart_consent: bool = False, reason: str = "manual"
 ) -> list[Push]:
-    """Request a push of each delivery (one transaction; dispatched per target on commit)."""
+    """Request a push of each delivery, in one transaction and a constant number of queries (a "push all" over
+    thousands of deliveries must not run thousands of statements in the operator's request). Returns one push per
+    delivery, in order; each target is dispatched once, on commit."""
+    deliveries = list(deliveries)
+    if not deliveries:
+        return []
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    ids = [d.pk for d in deliveries]
     with transaction.atomic():
-        return [
-            push_request(delivery=d, actor=actor, restart_consent=restart_consent, reason=reason) for d in deliveries
+        waiting: dict[int, Push] = {}
+        for push in (
+            Push.objects.select_for_update()
+            .filter(delivery_id__in=ids, status=PushStatus.PENDING, started_at__isnull=True)
+            .order_by("-id")
+        ):
+            waiting[push.delivery_id] = push  # the oldest wins
+        if restart_consent:
+            Push.objects.filter(pk__in=[p.pk for p in waiting.values() if not p.restart_consent]).update(
+                restart_consent=True
+            )
+            for push in waiting.values():
+                push.restart_consent = True
+        fresh = [
+            Push(delivery=d, target_id=d.target_id, restart_consent=restart_consent, requested_by=user, reason=reason)
+            for d in deliveries
+            if d.pk not in waiting
         ]
+        created = {p.delivery_id: p for p in Push.objects.bulk_create(fresh)}
+        pushes = [waiting.get(d.pk) or created[d.pk] for d in deliveries]
+        if user is not None:
+            detail = {"pushes": [p.pk for p in pushes][:500], "restart_consent": restart_consent, "count": len(pushes)}
+            if len(deliveries) == 1:
+                audit_record(actor=user, action="delivery.push_requested", obj=deliveries[0], detail=detail)
+            else:
+                audit_record(
+                    actor=user,
+                    action="delivery.push_requested",
+                    object_type="delivery",
+                    object_repr=f"{len(deliveries)} deliveries",
+                    detail={**detail, "deliveries": ids[:500]},
+                )
+        for target_id in sorted({d.target_id for d in deliveries}):
+            transaction.on_commit(lambda t=target_id: _enqueue_dispatch(t))
+    return pushes
 
 
 def _enqueue_dispatch(target_id: int, countdown: float | None = None) -> None:
@@ -86,56 +97,75 @@ def _enqueue_dispatch(target_id: int, countdown: float | None = None) -> None:
 
 def push_dispatch(*, target_id: int) -> int:
     """Send ready pushes of one target to the broker, never more in flight than ``Target.max_concurrency``.
-    Dispatchers of the same target are serialised by a row lock on the target. Returns how many were sent."""
+    Returns how many were sent."""
+    sent, _ = _dispatch(target_id, take_one=False)
+    return sent
+
+
+def _dispatch(target_id: int, *, take_one: bool) -> tuple[int, int | None]:
+    """Hand out the target's free slots to ready pushes. Dispatchers of one target are serialised by a row lock
+    on it, so the cap holds. With ``take_one`` the caller (a worker that just freed a slot) keeps the first push to
+    run itself instead of sending it through the broker. Returns (how many were sent, the id kept)."""
     from targets.tasks import run_push
 
     now = timezone.now()
     with transaction.atomic():
         target = Target.objects.select_for_update().filter(pk=target_id).first()
         if target is None:
-            return 0
+            return 0, None
         mine = Push.objects.filter(target_id=target_id)
         inflight = mine.filter(
             Q(status=PushStatus.RUNNING) | Q(status=PushStatus.PENDING, dispatched_at__isnull=False)
         ).count()
         free = target.max_concurrency - inflight
         if free <= 0:
-            return 0
+            return 0, None
         ready = list(
             mine.filter(status=PushStatus.PENDING, dispatched_at__isnull=True)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("created_at", "id")
-            .values_list("pk", flat=True)[:free]
+            .values_list("pk", "delivery_id")[:free]
         )
         if not ready:
-            return 0
-        Push.objects.filter(pk__in=ready, dispatched_at__isnull=True).update(dispatched_at=now)
-        transaction.on_commit(lambda: [run_push.delay(pk) for pk in ready])
-    return len(ready)
+            return 0, None
+        Push.objects.filter(pk__in=[pk for pk, _ in ready]).update(dispatched_at=now)
+        Delivery.objects.filter(pk__in=[d for _, d in ready]).update(status=DeliveryStatus.PUSHING)
+        kept = ready.pop(0)[0] if take_one else None
+        send = [pk for pk, _ in ready]
+        for pk in send:
+            transaction.on_commit(lambda pk=pk: run_push.delay(pk))
+    return len(send), kept
 
 
 def push_run(*, push_id: int) -> Push | None:
-    """Run one dispatched push: claim it, push the feed's current credentialed URL, verify, record the outcome,
-    then dispatch the target's next push. Returns None when the push was not claimable (done or taken)."""
+    """Run a dispatched push: claim it, push the feed's current credentialed URL, verify, record the outcome. Then
+    keep the freed slot busy: run the target's next ready push in the same task (no broker round trip) until
+    there is none. Returns the first push, or None when it was not claimable (done, or taken by another worker)."""
+    first: Push | None = None
+    current: int | None = push_id
+    while current is not None:
+        push = _claim(current)
+        if push is None:
+            return first
+        done = _run_claimed(push)
+        first = first or done
+        _, current = _dispatch(push.target_id, take_one=True)
+    return first
+
+
+def _claim(push_id: int) -> Push | None:
     now = timezone.now()
     claimed = Push.objects.filter(pk=push_id, status=PushStatus.PENDING, dispatched_at__isnull=False).update(
         status=PushStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
     )
     if claimed != 1:
         return None
-    push = Push.objects.select_related("delivery__feed__current_token", "target").filter(pk=push_id).first()
-    if push is None:  # deleted with its delivery meanwhile
-        return None
-    try:
-        return _run_claimed(push)
-    finally:
-        push_dispatch(target_id=push.target_id)
+    return Push.objects.select_related("delivery__feed__current_token", "target").filter(pk=push_id).first()
 
 
 def _run_claimed(push: Push) -> Push:
     delivery, target = push.delivery, push.target
     feed = delivery.feed
-    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PUSHING)
     secrets: list[str] = []
     try:
         if feed.current_token is None:
