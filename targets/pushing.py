@@ -8,6 +8,7 @@ reconciler re-dispatches anything a dead worker or a restarted broker lost. Task
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Iterable
@@ -82,7 +83,7 @@ def pushes_request(
                     detail={**detail, "deliveries": ids[:500]},
                 )
         for target_id in sorted({d.target_id for d in deliveries}):
-            transaction.on_commit(lambda t=target_id: _enqueue_dispatch(t))
+            transaction.on_commit(functools.partial(_enqueue_dispatch, target_id))
     return pushes
 
 
@@ -133,7 +134,7 @@ def _dispatch(target_id: int, *, take_one: bool) -> tuple[int, int | None]:
         kept = ready.pop(0)[0] if take_one else None
         send = [pk for pk, _ in ready]
         for pk in send:
-            transaction.on_commit(lambda pk=pk: run_push.delay(pk))
+            transaction.on_commit(functools.partial(run_push.delay, pk))
     return len(send), kept
 
 
