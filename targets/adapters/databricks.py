@@ -151,30 +151,46 @@ class DatabricksAdapter(Adapter):
     def push(self, delivery: Any, value: str, *, restart_consent: bool) -> PushResult:
         api = self.client()
         scope, key = delivery.scope, delivery.key
-        try:
-            api.call("POST", "/api/2.0/secrets/scopes/create", json={"scope": scope})
-        except DatabricksError as exc:
-            if exc.code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        if delivery.mode == "workspace_default":
-            # Every user's compute must read the URL, and no user may change it (docs, default repositories).
-            try:
-                api.call(
-                    "POST",
-                    "/api/2.0/secrets/acls/put",
-                    json={"scope": scope, "principal": "users", "permission": "READ"},
-                )
-            except DatabricksError as exc:
-                if exc.code != "RESOURCE_ALREADY_EXISTS":
-                    raise
+        if delivery.delivered_remote_ts is None:
+            self._ensure_scope(api, delivery)
+        elif delivery.mode == "workspace_default":
+            self._grant_users_read(api, scope)
         before = self.secret_timestamp(api, scope, key)
-        api.call("POST", "/api/2.0/secrets/put", json={"scope": scope, "key": key, "string_value": value})
+        body = {"scope": scope, "key": key, "string_value": value}
+        try:
+            api.call("POST", "/api/2.0/secrets/put", json=body)
+        except DatabricksError as exc:
+            # Delivered before, so the scope was skipped; someone has deleted it since. Create it and put again.
+            if exc.code != "RESOURCE_DOES_NOT_EXIST" or delivery.delivered_remote_ts is None:
+                raise
+            self._ensure_scope(api, delivery)
+            api.call("POST", "/api/2.0/secrets/put", json=body)
         result = PushResult(detail={"previous_ts": before})
         if delivery.mode == "secret":
             self._wire_clusters(api, delivery, restart_consent, result)
             if delivery.policy_id:
                 self._wire_policy(api, delivery, result)
         return result
+
+    def _ensure_scope(self, api: DatabricksClient, delivery: Any) -> None:
+        """Create the scope (an existing one is success) and, for the package scope, grant ``users`` READ."""
+        try:
+            api.call("POST", "/api/2.0/secrets/scopes/create", json={"scope": delivery.scope})
+        except DatabricksError as exc:
+            if exc.code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        if delivery.mode == "workspace_default":
+            self._grant_users_read(api, delivery.scope)
+
+    def _grant_users_read(self, api: DatabricksClient, scope: str) -> None:
+        # Every user's compute must read the URL, and no user may change it (docs, default repositories).
+        try:
+            api.call(
+                "POST", "/api/2.0/secrets/acls/put", json={"scope": scope, "principal": "users", "permission": "READ"}
+            )
+        except DatabricksError as exc:
+            if exc.code != "RESOURCE_ALREADY_EXISTS":
+                raise
 
     def verify(self, delivery: Any, result: PushResult) -> PushResult:
         api = self.client()

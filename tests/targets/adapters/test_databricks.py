@@ -57,3 +57,22 @@ def test_adapter_error_is_transient_for_a_500(
     with pytest.raises(AdapterError) as info:
         workspace.adapter().push(delivery, feed.credentialed_url(), restart_consent=False)
     assert info.value.permanent is False
+
+
+def test_a_scope_deleted_since_the_last_push_is_created_again(
+    db: None, feed: Any, workspace: Target, databricks: DatabricksSimulator
+) -> None:
+    import httpx
+
+    delivery = services.delivery_create(
+        actor="system", feed=feed, target=workspace, mode="secret", scope="team", key="pypi"
+    )
+    assert _push(delivery).status == PushStatus.SUCCEEDED
+    httpx.post(
+        f"{databricks.urls[0]}/api/2.0/secrets/scopes/delete",
+        json={"scope": "team"},
+        headers={"Authorization": "Bearer dapi-sim-token"},
+    )
+    delivery.refresh_from_db()
+    assert _push(delivery).status == PushStatus.SUCCEEDED
+    assert databricks.workspace(0).secret_value("team", "pypi") == feed.credentialed_url()
