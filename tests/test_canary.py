@@ -15,12 +15,12 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import serializers
-from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from feeds.models import FINAL_CHECK_STATUSES, Feed, FeedCheck, TokenVersion
+from tests.support.leaks import database_dump
 from tests.support.pypi import PrivateIndex
 from tests.support.worker import WorkerProcess
 
@@ -48,16 +48,6 @@ def forms_of(canary: str, username: str) -> list[str]:
         quote(canary),
         base64.b64encode(f"{username}:{canary}".encode()).decode(),
     ]
-
-
-def database_dump() -> str:
-    """Every row of every table, as text."""
-    lines = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-            lines.extend(f"{table}: {row!r}" for row in cursor.fetchall())
-    return "\n".join(lines)
 
 
 def test_a_saved_token_appears_in_no_page_answer_log_audit_row_or_database_column(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -12,6 +10,7 @@ import pytest
 from core import http
 from feeds.models import CheckStatus, render_credentialed_url
 from feeds.probe import probe_index
+from tests.support.leaks import pip_download
 from tests.support.pypi import PrivateIndex, free_port
 
 
@@ -101,25 +100,6 @@ def test_pip_downloads_with_the_rendered_url_special_characters_included(
 ) -> None:
     url = render_credentialed_url(private_index.url, private_index.username, private_index.token)
     assert "p%40ss%3Aw%2Frd%25%23%3F%26%3D%20x%2B" in url
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-            url,
-            "-d",
-            str(tmp_path),
-            private_index.package,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null"},
-    )
+    out = pip_download(url, private_index.package, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert list(tmp_path.glob("feedkeeper_probe-1.0.0-*.whl"))

@@ -14,12 +14,12 @@ from urllib.parse import quote
 from uuid import uuid4
 
 import pytest
-from django.db import connection
 
 from audit.models import AuditEvent
 from simulators.databricks import DatabricksSimulator
 from simulators.valohai import ValohaiSimulator
 from targets.models import Delivery, Push, TargetCheck
+from tests.support.leaks import database_dump
 from tests.support.worker import WorkerProcess, start_worker
 
 pytestmark = pytest.mark.worker
@@ -46,15 +46,6 @@ def _wait(predicate: Any, timeout: float = 40) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("timed out")
-
-
-def _dump_database() -> str:
-    lines = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-            lines.extend(f"{table}: {row!r}" for row in cursor.fetchall())
-    return "\n".join(lines)
 
 
 def test_no_target_credential_or_pushed_token_leaks_anywhere(
@@ -159,7 +150,7 @@ def test_no_target_credential_or_pushed_token_leaks_anywhere(
         seen["audit rows"] = json.dumps([e.detail | {"repr": e.object_repr} for e in AuditEvent.objects.all()])
         seen["log records"] = "\n".join(r.getMessage() for r in caplog.records)
         seen["worker log"] = worker.log()
-        seen["database"] = _dump_database()
+        seen["database"] = database_dump()
 
     for where, text in seen.items():
         for canary in canaries:

@@ -3,8 +3,6 @@ faults that must end in the right state with nothing lost, and pip installing wi
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from feeds import services as feed_services
 from simulators.databricks import DatabricksSimulator
 from targets import pushing, services
 from targets.models import Delivery, DeliveryStatus, Push, PushStatus
+from tests.support.leaks import pip_download
 from tests.support.pypi import PrivateIndex
 from tests.support.worker import WorkerProcess, start_worker
 
@@ -105,26 +104,7 @@ def test_a_push_through_the_api_lands_and_pip_installs_with_it(
 
     url = sim.workspace(0).secret_value(SCOPE, KEY)
     assert url == index_feed.credentialed_url()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-            url,
-            "-d",
-            str(tmp_path),
-            private_index.package,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null"},
-    )
+    out = pip_download(url, private_index.package, tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert private_index.token not in worker.log()
 
