@@ -80,35 +80,10 @@ def wait_http(url: str, ok: tuple[int, ...] = (200,), timeout: float = 30) -> No
 
 def start_index(sup: Supervisor, root: Path, env: dict[str, str], cwd: Path) -> tuple[Index, Any]:
     """pypiserver on a free port, guarded by an htpasswd file, serving one hand-built wheel."""
-    from passlib.apache import HtpasswdFile
+    from tests.support.pypi import prepare_index
 
-    from tests.support.pypi import build_wheel
-
-    packages = root / "packages"
-    packages.mkdir(parents=True, exist_ok=True)
-    build_wheel(packages, name=DEMO_PACKAGE, version="1.2.0")
     token = "pypi-" + secrets.token_urlsafe(18)
-    htpasswd = root / "htpasswd"
-    ht = HtpasswdFile(str(htpasswd), new=True)
-    ht.set_password(INDEX_USER, token)
-    ht.save()
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "pypiserver",
-        "run",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-P",
-        str(htpasswd),
-        "-a",
-        "download,list,update",
-        "--disable-fallback",
-        str(packages),
-    ]
+    port, argv = prepare_index(root, INDEX_USER, token, name=DEMO_PACKAGE, version="1.2.0")
     child = sup.start("pypiserver", argv, env=env, cwd=cwd)
     url = f"http://127.0.0.1:{port}/simple/"
     return Index(url=url, username=INDEX_USER, token=token, package=DEMO_PACKAGE), child

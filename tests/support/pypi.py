@@ -67,35 +67,46 @@ def build_wheel(directory: Path, name: str = PACKAGE, version: str = PACKAGE_VER
     return path
 
 
+def prepare_index(
+    root: Path, username: str, token: str, *, name: str = PACKAGE, version: str = PACKAGE_VERSION
+) -> tuple[int, list[str]]:
+    """Lay out a private index under ``root`` (one wheel, an htpasswd file with ``username:token``) and return a
+    free port and the pypiserver command line that serves it there, requiring the credential for everything."""
+    packages = root / "packages"
+    packages.mkdir(parents=True, exist_ok=True)
+    build_wheel(packages, name=name, version=version)
+    htpasswd = root / "htpasswd"
+    ht = HtpasswdFile(str(htpasswd), new=True)
+    ht.set_password(username, token)
+    ht.save()
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "pypiserver",
+        "run",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-P",
+        str(htpasswd),
+        "-a",
+        "download,list,update",
+        "--disable-fallback",
+        str(packages),
+    ]
+    return port, argv
+
+
 @pytest.fixture(scope="session")
 def private_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateIndex]:
     root = tmp_path_factory.mktemp("pypi")
-    packages = root / "packages"
-    packages.mkdir()
-    build_wheel(packages)
+    port, argv = prepare_index(root, INDEX_USER, INDEX_TOKEN)
     htpasswd = root / "htpasswd"
-    ht = HtpasswdFile(str(htpasswd), new=True)
-    ht.set_password(INDEX_USER, INDEX_TOKEN)
-    ht.save()
-    port = free_port()
     log = (root / "pypiserver.log").open("w")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pypiserver",
-            "run",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-P",
-            str(htpasswd),
-            "-a",
-            "download,list,update",
-            "--disable-fallback",
-            str(packages),
-        ],
+        argv,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
