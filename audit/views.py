@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.views.generic import ListView
 
-from audit.filters import filter_events
+from audit.filters import AuditEventFilter
 from audit.models import AuditEvent
 from core.permissions import RoleRequiredMixin
 
@@ -24,11 +23,11 @@ class AuditListView(RoleRequiredMixin, ListView):
         return response  # type: ignore[no-any-return]
 
     def get_queryset(self) -> Any:
-        try:
-            return filter_events(AuditEvent.objects.select_related("actor"), self.request.GET)
-        except ValidationError as exc:
-            self.filter_errors = exc.messages
+        filters = AuditEventFilter(self.request.GET, queryset=AuditEvent.objects.select_related("actor"))
+        if not filters.is_valid():
+            self.filter_errors = [message for errors in filters.errors.values() for message in errors]
             return AuditEvent.objects.none()
+        return filters.qs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)

@@ -1,12 +1,16 @@
 """Fan-out benchmark: push one feed to 1000 deliveries over 100 simulated workspaces through a real Celery worker,
 then the same adapter calls one after another, and compare. Run by hand; never part of the test suite.
 
-    python -m bench.fanout [--deliveries 1000 --workspaces 100 --latency-ms 100 --concurrency 64
+    python -m bench.fanout [--deliveries 1000 --workspaces 100 --latency-ms 100 --concurrency 16
                             --max-concurrency 4 --sequential-sample 100 --platform databricks|valohai]
 
-Backend: PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set (a scratch database ``feedkeeper_bench`` is
-created on that server and dropped afterwards; Redis database 2 is flushed before and after), else SQLite and the
-file-system broker in a temporary DATA_DIR. See bench/README.md for figures.
+Processes: exactly what ``make run`` starts (the ``worker`` and ``beat`` lines of the Procfile, the worker with
+``--concurrency`` = the Makefile's ``WORKER_CONCURRENCY`` unless given); the web process is not needed, the operator's
+"push all" runs in this process.
+
+Backend: PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set (a scratch database ``feedkeeper_bench``, or
+``BENCH_DB``, is created on that server and dropped afterwards; Redis database 2, or ``BENCH_REDIS_DB``, is flushed
+before and after), else SQLite and the file-system broker in a temporary DATA_DIR. See bench/README.md for figures.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,8 +33,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SCRATCH_DB = "feedkeeper_bench"
-REDIS_DB = 2
+SCRATCH_DB = os.environ.get("BENCH_DB", "feedkeeper_bench")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "2"))
+if not re.fullmatch(r"[a-z_][a-z0-9_]*", SCRATCH_DB):
+    raise SystemExit(f"BENCH_DB={SCRATCH_DB!r} is not a plain database name")
 
 
 def say(text: str) -> None:
@@ -196,27 +204,43 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 # --- worker ----------------------------------------------------------------------------------------------------
+def make_run_default_concurrency() -> int:
+    """``WORKER_CONCURRENCY`` of the Makefile: the worker threads ``make run`` starts."""
+    found = re.search(r"^WORKER_CONCURRENCY\s*\?=\s*(\d+)", (BASE_DIR / "Makefile").read_text(), re.MULTILINE)
+    return int(found.group(1)) if found else 16
+
+
+def procfile_argv(name: str, concurrency: int) -> list[str]:
+    """The command ``make run`` (honcho with the Procfile) starts as process ``name``, variables filled in."""
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            argv = shlex.split(command.replace("${WORKER_CONCURRENCY}", str(concurrency)))
+            if not Path(argv[0]).is_absolute():
+                argv[0] = str(BASE_DIR / argv[0])
+            if not Path(argv[0]).exists() and Path(argv[0]).name == "celery":
+                argv[0:1] = [sys.executable, "-m", "celery"]
+            return argv
+    raise RuntimeError(f"The Procfile has no {name!r} process")
+
+
 def start_worker(env: dict[str, str], concurrency: int, log: Path, index: int = 0) -> subprocess.Popen[bytes]:
-    argv = [
-        str(BASE_DIR / ".venv" / "bin" / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "--pool",
-        "threads",
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "-n",
-        f"bench{index}@%h",
-    ]
-    if not Path(argv[0]).exists():
-        argv[0:1] = [sys.executable, "-m", "celery"]
+    """The Procfile's worker (a second and further ones get their own node name)."""
+    argv = procfile_argv("worker", concurrency) + ([] if index == 0 else ["-n", f"bench{index}@%h"])
     return subprocess.Popen(
         argv, cwd=BASE_DIR, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def start_beat(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The Procfile's beat: the schedules (reconcile every 15 s, coverage, checks) run during the fan-out too."""
+    return subprocess.Popen(
+        procfile_argv("beat", 0),
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -331,10 +355,10 @@ def seed(args: argparse.Namespace, sim: dict[str, Any], per_target: int) -> tupl
 
 
 def quiet() -> bool:
-    from core.models import CheckRun
+    from core.models import CheckRun, RunState
     from targets.models import Push
 
-    return not (Push.objects.open().exists() or CheckRun.objects.filter(status__in=["pending", "running"]).exists())
+    return not (Push.objects.open().exists() or CheckRun.objects.filter(status__in=RunState.values).exists())
 
 
 def fanout(user: Any, delivery_ids: list[int], alive: Callable[[], None], timeout: float) -> tuple[float, int, int]:
@@ -400,7 +424,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--deliveries", type=int, default=1000)
     p.add_argument("--workspaces", type=int, default=100, help="workspaces (databricks) or organizations (valohai)")
     p.add_argument("--latency-ms", type=float, default=100.0)
-    p.add_argument("--concurrency", type=int, default=64, help="worker threads")
+    p.add_argument(
+        "--concurrency", type=int, default=make_run_default_concurrency(), help="worker threads (make run: %(default)s)"
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes (each with --concurrency threads)")
     p.add_argument("--max-concurrency", type=int, default=4, help="Target.max_concurrency of every target")
     p.add_argument("--sequential-sample", type=int, default=100, help="0 = all deliveries")
@@ -421,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = Backend()
     sim_proc: subprocess.Popen[str] | None = None
     workers: list[subprocess.Popen[bytes]] = []
+    beat: subprocess.Popen[bytes] | None = None
     try:
         backend.create()
         sim_proc, sim = start_sim(args, backend.env, per_target)
@@ -434,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         workers += [
             start_worker(backend.env, args.concurrency, log.with_suffix(f".{i}.log"), i) for i in range(args.workers)
         ]
+        beat = start_beat(backend.env, backend.data_dir / "beat.log")
 
         def alive() -> None:
             for i, w in enumerate(workers):
@@ -466,9 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         per_push = calls / max(measured, 1)
         slots = min(args.concurrency * args.workers, args.workspaces * args.max_concurrency)
         ideal = total * per_push * args.latency_ms / 1000 / slots
+        worker_argv = shlex.join(procfile_argv("worker", args.concurrency)[1:])
         say(
-            f"config: platform {args.platform}, {args.workers} worker(s) --pool threads "
-            f"--concurrency {args.concurrency}, "
+            f"config: platform {args.platform}, {args.workers} worker(s) `celery {worker_argv}` + beat (as make run), "
             f"Target.max_concurrency {args.max_concurrency}, latency {args.latency_ms:.0f} ms"
         )
         say(
@@ -486,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0 if failed == 0 and succeeded == total else 1
     finally:
-        for p in (*workers, sim_proc):
+        for p in (*workers, beat, sim_proc):
             if p is not None and p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
                 try:

@@ -1,4 +1,4 @@
-"""The JSON API, v1 (see shared/API.md for the contract)."""
+"""The JSON API, v1: one router for the viewsets, the schema, and the check records of every kind."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
@@ -8,7 +8,7 @@ from audit.api import AuditEventViewSet
 from core.api.views import CheckDetailView, register_check_kind
 from feeds.api import FeedCheckSerializer, FeedCheckViewSet, FeedViewSet
 from feeds.models import FeedCheck
-from targets.api import DeliveryViewSet, PushViewSet, TargetCheckSerializer, TargetViewSet
+from targets.api import DeliveryViewSet, PushViewSet, TargetCheckSerializer, TargetCheckViewSet, TargetViewSet
 from targets.models import TargetCheck
 
 register_check_kind("feed", FeedCheck, FeedCheckSerializer)
@@ -18,6 +18,7 @@ router = DefaultRouter()
 router.register("feeds", FeedViewSet, basename="feed")
 router.register("feed-checks", FeedCheckViewSet, basename="feed-check")
 router.register("targets", TargetViewSet, basename="target")
+router.register("target-checks", TargetCheckViewSet, basename="target-check")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 router.register("pushes", PushViewSet, basename="push")
 router.register("audit", AuditEventViewSet, basename="audit")

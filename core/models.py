@@ -53,6 +53,14 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
+class RunState(models.TextChoices):
+    """Where a check is before it has a result. Each kind of check names its final statuses in the app that
+    owns it; a run whose status is neither of these is final."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+
+
 class CheckRun(models.Model):
     """The shared record of any check (a feed's credential check, a target's health checks), so that
     ``/api/v1/checks/{id}/`` names either with one id. Subclasses add what they check and what they found."""
@@ -62,7 +70,7 @@ class CheckRun(models.Model):
         TARGET = "target"
 
     kind = models.CharField(max_length=8, choices=Kind.choices, editable=False)
-    status = models.CharField(max_length=16, default="pending", db_index=True)
+    status = models.CharField(max_length=16, default=RunState.PENDING, db_index=True)
     detail = models.TextField(blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -80,4 +88,4 @@ class CheckRun(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status not in ("pending", "running")
+        return self.status not in RunState.values

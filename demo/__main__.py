@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from demo import services
+from demo.platform import Running, discover, module_name
 from demo.processes import Supervisor, free_port, port_is_free, procfile_commands
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -121,13 +123,20 @@ def run(args: argparse.Namespace, sup: Supervisor) -> int:
         + "+"
         + ("redis" if env.get("REDIS_URL") else "filesystem")
     )
-    say(f"Feedkeeper demo: data in {data_dir} ({backend}). Starting the index and the simulators...")
+    setup_django(env, data_dir)  # the platforms are those of the target registry, which needs Django
+    from targets.adapters import REGISTRY
+
+    platforms = discover()
+    kinds = [p.kind for p in platforms]
+    without_demo = [k for k in REGISTRY if k not in kinds]
+    say(
+        f"Feedkeeper demo: data in {data_dir} ({backend}). Starting the index and the simulators "
+        f"({', '.join(kinds) or 'none'})..."
+    )
 
     index, _ = services.start_index(sup, data_dir / "pypi", env, BASE_DIR)
-    dbx_child = services.start_databricks(sup, env, BASE_DIR)
-    vh_child = services.start_valohai(sup, env, BASE_DIR)
+    children = [(platform, platform.start(sup, env, BASE_DIR)) for platform in platforms]
 
-    setup_django(env, data_dir)
     from demo import seed as seeding
 
     seeding.migrate()
@@ -138,26 +147,26 @@ def run(args: argparse.Namespace, sup: Supervisor) -> int:
         if args.logs:
             say(f"  {name}: log in {sup.log_dir / (name + '.log')}")
 
-    services.ready_index(index)
-    dbx = services.ready_databricks(sup, dbx_child)
-    vh = services.ready_valohai(sup, vh_child)
-    login = seeding.ensure_admin()
-    say("Seeding through the services layer:")
-    seeded = seeding.seed(username=login.username, index=index, dbx=dbx, vh=vh, say=say)
-
-    dashboard = f"http://{args.host}:{port}/"
-    services.wait_http(f"{dashboard}healthz", timeout=60)
-    from demo.banner import Activity, Endpoints, banner, wait_for_first_results
-
     def alive() -> None:
         dead = sup.dead()
         if dead is not None:
             raise ChildDied(f"{dead.name} exited (code {dead.proc.returncode}); last lines of its log:\n{dead.tail()}")
 
+    services.ready_index(index)
+    running: list[Running[Any]] = [Running(platform, platform.ready(sup, child)) for platform, child in children]
+    login = seeding.ensure_admin()
+    say("Seeding through the services layer:")
+    seeded = seeding.seed(username=login.username, index=index, platforms=running, say=say, alive=alive)
+    seeded.notes += [f"No demo for {kind} targets (no {module_name(kind)} module)." for kind in without_demo]
+
+    dashboard = f"http://{args.host}:{port}/"
+    services.wait_http(f"{dashboard}healthz", timeout=60)
+    from demo.banner import Activity, Endpoints, banner, wait_for_first_results
+
     say("Dashboard is up. Waiting for the first pushes and health checks...")
     wait_for_first_results(seeded, seeding.user_named(login.username), say, alive)
     activity = Activity()
-    ep = Endpoints(dashboard=dashboard, index=index, dbx=dbx, vh=vh, data_dir=data_dir, backend=backend)
+    ep = Endpoints(dashboard=dashboard, index=index, platforms=running, data_dir=data_dir, backend=backend)
     say(banner(ep, login, seeded))
     say(f"Ready in {time.monotonic() - started:.0f}s. Activity (audit events) follows:")
     if args.no_activity:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import shlex
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demo.seed import Login, Seeded
-from demo.services import Databricks, Index, Valohai
+from demo.platform import DEMO_FEED, Running
+from demo.seed import Login, Seeded, wait_until
+from demo.services import Index
 
 BAR = "=" * 78
 SMOKE = Path(__file__).resolve().parent.parent.parent / "shared" / "contract_smoke.py"
@@ -21,8 +21,7 @@ SMOKE = Path(__file__).resolve().parent.parent.parent / "shared" / "contract_smo
 class Endpoints:
     dashboard: str
     index: Index
-    dbx: Databricks
-    vh: Valohai
+    platforms: list[Running[Any]]
     data_dir: Path
     backend: str
 
@@ -34,8 +33,9 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def smoke_command(ep: Endpoints, login: Login, *, valohai: bool) -> str:
-    """The exact contract_smoke.py command line for this demo (Databricks: workspace 1, PAT)."""
+def smoke_command(ep: Endpoints, login: Login) -> str:
+    """The exact contract_smoke.py command line for this demo: the dashboard, the index, and each platform's
+    arguments (:meth:`demo.platform.DemoPlatform.smoke_args`)."""
     script = _display_path(SMOKE) if SMOKE.exists() else "../shared/contract_smoke.py"
     args = [
         "python3",
@@ -50,18 +50,14 @@ def smoke_command(ep: Endpoints, login: Login, *, valohai: bool) -> str:
         ep.index.username,
         "--index-token",
         ep.index.token,
-        "--databricks-url",
-        ep.dbx.urls[-1],
-        "--databricks-token",
-        ep.dbx.token,
     ]
-    if valohai:
-        args += ["--valohai-url", ep.vh.url, "--valohai-token", ep.vh.token, "--valohai-org", ep.vh.organization]
+    for running in ep.platforms:
+        args += running.smoke_args()
     return " ".join(shlex.quote(a) for a in args)
 
 
 def banner(ep: Endpoints, login: Login, seeded: Seeded) -> str:
-    dbx = ep.dbx
+    """The framed banner: where to log in, the index, each platform's lines, notes, and the smoke command."""
     lines = [
         BAR,
         "Feedkeeper demo is running.",
@@ -72,11 +68,11 @@ def banner(ep: Endpoints, login: Login, seeded: Seeded) -> str:
         "                (curl -H 'Authorization: Bearer <token>' " + ep.dashboard + "api/v1/feeds/)",
         "",
         f"  Private index {ep.index.url}  user {ep.index.username}  token {ep.index.token}",
-        f"                (package {ep.index.package}; the feed acme-private holds this token)",
-        f"  Databricks    workspace 0 {dbx.urls[0]}  PAT {dbx.token}",
-        f"                workspace 1 {dbx.urls[1]}  OAuth M2M client {dbx.sp_client_id} (clusters stopped)",
-        "                (state: GET <url>/_sim/state)",
-        f"  Valohai       {ep.vh.url}  token {ep.vh.token}  organization {ep.vh.organization}",
+        f"                (package {ep.index.package}; the feed {DEMO_FEED} holds this token)",
+    ]
+    for running in ep.platforms:
+        lines += ["  " + line for line in running.banner_lines()]
+    lines += [
         "",
         f"  Data          {_display_path(ep.data_dir)} ({ep.backend}); logs in "
         f"{_display_path(ep.data_dir / 'logs')}/*.log",
@@ -86,7 +82,7 @@ def banner(ep: Endpoints, login: Login, seeded: Seeded) -> str:
     lines += [
         "",
         "API contract smoke test (another terminal, from the repository root):",
-        "  " + smoke_command(ep, login, valohai=seeded.valohai),
+        "  " + smoke_command(ep, login),
         "",
         "Press Ctrl-C to stop everything.",
         BAR,
@@ -94,36 +90,28 @@ def banner(ep: Endpoints, login: Login, seeded: Seeded) -> str:
     return "\n".join(lines)
 
 
-def _wait(busy: Callable[[], bool], alive: Callable[[], None], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive()
-        if not busy():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def wait_for_first_results(
     seeded: Seeded, actor: Any, say: Callable[[str], None], alive: Callable[[], None], timeout: float = 45
 ) -> None:
-    """Wait (bounded) for the seeded pushes and feed checks to end, then check each target again (its first check
-    ran before anything was delivered) and print one line per push and check."""
+    """Wait (bounded) for the seeded pushes (every platform's deliveries) and feed checks to end, then check each
+    target again (its first check ran before its deliveries existed) and print one line per push and check. The
+    checks are requested only once the pushes have ended, so they report what was delivered."""
+    from core.models import RunState
     from feeds.models import FeedCheck
+    from targets.checks import target_check_request
     from targets.models import Delivery, TargetCheck
-    from targets.services import target_check_request
 
     delivery_ids = [d.pk for d in seeded.deliveries]
     feed_ids = [f.pk for f in seeded.feeds.values()]
-    open_states = ["pending", "running"]
+    open_states = RunState.values
 
-    def busy() -> bool:
-        return (
+    def settled() -> bool:
+        return not (
             Delivery.objects.filter(pk__in=delivery_ids).exclude(status__in=["delivered", "failed", "stale"]).exists()
             or FeedCheck.objects.filter(feed_id__in=feed_ids, status__in=open_states).exists()
         )
 
-    if not _wait(busy, alive, timeout):
+    if not wait_until(settled, alive, timeout):
         say(f"  (pushes still running after {timeout:.0f}s; the activity below shows what finishes)")
     for d in Delivery.objects.filter(pk__in=delivery_ids).select_related("feed", "target").order_by("id"):
         extra = f" ({d.last_error})" if d.last_error else ""
@@ -133,7 +121,9 @@ def wait_for_first_results(
         if fc is not None:
             say(f"  check  feed {fc.feed.name}: {fc.status}" + (f" ({fc.detail[:100]})" if fc.detail else ""))
     checks = [target_check_request(actor=actor, target=t).pk for t in seeded.targets.values()]
-    if not _wait(lambda: TargetCheck.objects.filter(pk__in=checks, status__in=open_states).exists(), alive, 30):
+    if not wait_until(
+        lambda: not TargetCheck.objects.filter(pk__in=checks, status__in=open_states).exists(), alive, 30
+    ):
         say("  (target checks still running after 30s)")
     for tc in TargetCheck.objects.filter(pk__in=checks).select_related("target").order_by("id"):
         failing = [f"{r.get('name')}: {r.get('status')}" for r in (tc.results or []) if r.get("status") != "ok"]

@@ -1,25 +1,24 @@
 """Seeding the demo through the services layer (never the ORM for business objects): an admin, an API token, two
-feeds, the targets and their deliveries. Runs in the demo process after ``django.setup()``."""
+feeds, and each platform's targets and deliveries (:mod:`demo.platform`). Runs in the demo process after
+``django.setup()``."""
 
 from __future__ import annotations
 
 import io
 import os
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from demo.services import Databricks, Index, Valohai
-
-SECRET_SCOPE = "acme-pypi"
-SECRET_KEY_NAME = "index-url"
+from demo.platform import DEMO_FEED, Running, SeedContext
+from demo.services import Index
 
 
 @dataclass
@@ -35,7 +34,6 @@ class Seeded:
     targets: dict[str, Any] = field(default_factory=dict)
     deliveries: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    valohai: bool = False
 
 
 def migrate() -> None:
@@ -72,27 +70,53 @@ def user_named(username: str) -> Any:
     return User.objects.get(**{User.USERNAME_FIELD: username})
 
 
-def _existing(model: Any, name: str) -> Any:
-    """Read-only lookup, so a second run against the same DATABASE_URL reuses what the first one created."""
-    return model.objects.filter(name=name).first()
+def wait_until(done: Callable[[], bool], alive: Callable[[], None], timeout: float) -> bool:
+    """Poll ``done`` (calling ``alive``, which raises when a child died, before each poll) until it is true or
+    ``timeout`` seconds passed; True when it became true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive()
+        if done():
+            return True
+        time.sleep(0.25)
+    return False
 
 
-def seed(*, username: str, index: Index, dbx: Databricks, vh: Valohai, say: Callable[[str], None]) -> Seeded:
+def _no_alive_check() -> None:
+    return None
+
+
+def seed(
+    *,
+    username: str,
+    index: Index,
+    platforms: Sequence[Running[Any]],
+    say: Callable[[str], None],
+    alive: Callable[[], None] = _no_alive_check,
+    settle_timeout: float = 30,
+) -> Seeded:
+    """Seed the demo as ``username``: two feeds on ``index`` (``acme-private`` with its valid token, ``legacy-feed``
+    with a wrong one), then each platform's targets and deliveries (see :mod:`demo.platform`), printing one line
+    each with ``say``.
+
+    Deliveries are created after the targets' first health checks (queued by their creation) have ended, waiting
+    at most ``settle_timeout`` seconds (0: do not wait), so those checks never report a delivery as missing."""
+    from core.models import RunState
     from feeds.models import Feed
     from feeds.services import feed_check_request, feed_create
-    from targets.adapters import REGISTRY
-    from targets.models import Target
+    from targets.models import TargetCheck
 
     actor = user_named(username)
     out = Seeded()
     now = timezone.now()
 
     def feed(name: str, token: str, days: int) -> Any:
-        existing = _existing(Feed, name)
+        existing = Feed.objects.filter(name=name).first()  # read-only: a second run reuses the first one's
         if existing is not None:
             out.notes.append(f"Feed {name} already existed; left as it is.")
+            feed_check_request(actor=actor, feed=existing)
             return existing
-        return feed_create(
+        return feed_create(  # queues the feed's first check
             actor=actor,
             name=name,
             kind="generic",
@@ -102,74 +126,23 @@ def seed(*, username: str, index: Index, dbx: Databricks, vh: Valohai, say: Call
             token_expires_at=now + timedelta(days=days),
         )
 
-    out.feeds["acme-private"] = feed("acme-private", index.token, days=5)
+    out.feeds[DEMO_FEED] = feed(DEMO_FEED, index.token, days=5)
     out.feeds["legacy-feed"] = feed("legacy-feed", "pypi-revoked-" + secrets.token_urlsafe(8), days=120)
-    for f in out.feeds.values():
-        feed_check_request(actor=actor, feed=f)
-    say("  feeds: acme-private (valid token, expires in 5 days), legacy-feed (wrong token: its check fails)")
+    say(f"  feeds: {DEMO_FEED} (valid token, expires in 5 days), legacy-feed (wrong token: its check fails)")
 
-    def target(name: str, kind: str, **values: Any) -> Any:
-        from targets.services import target_create
+    ctx = SeedContext(actor=actor, feeds=out.feeds, targets=out.targets, notes=out.notes)
+    for running in platforms:
+        seeding = running.seed(ctx)
+        say(f"  {seeding.line}")
+        out.notes.extend(seeding.notes)
 
-        existing = _existing(Target, name)
-        if existing is not None:
-            out.notes.append(f"Target {name} already existed; left as it is.")
-            return existing
-        return target_create(actor=actor, name=name, kind=kind, **values)
+    target_ids = [t.pk for t in out.targets.values()]
 
-    out.targets["databricks-analytics"] = target(
-        "databricks-analytics", "databricks", url=dbx.urls[0], auth_type="pat", token=dbx.token
-    )
-    out.targets["databricks-ml"] = target(
-        "databricks-ml",
-        "databricks",
-        url=dbx.urls[1],
-        auth_type="oauth_m2m",
-        client_id=dbx.sp_client_id,
-        client_secret=dbx.sp_client_secret,
-    )
-    say(f"  targets: databricks-analytics (PAT, {dbx.urls[0]}), databricks-ml (OAuth M2M, {dbx.urls[1]})")
+    def first_checks_done() -> bool:
+        return not TargetCheck.objects.filter(target_id__in=target_ids, status__in=RunState.values).exists()
 
-    acme = out.feeds["acme-private"]
-    _deliver(out, acme, out.targets["databricks-analytics"], mode="workspace_default", actor=actor)
-    _deliver(out, acme, out.targets["databricks-ml"], mode="workspace_default", actor=actor)
-    _deliver(
-        out,
-        acme,
-        out.targets["databricks-analytics"],
-        mode="secret",
-        scope=SECRET_SCOPE,
-        key=SECRET_KEY_NAME,
-        clusters=[dbx.cluster_id],
-        actor=actor,
-    )
-    say(
-        f"  deliveries: workspace_default on both workspaces; secret {SECRET_SCOPE}/{SECRET_KEY_NAME} wired to "
-        f"cluster {dbx.cluster_name} ({dbx.cluster_id})"
-    )
-
-    adapter = REGISTRY.get("valohai")
-    if adapter is not None and "project_variable" in (getattr(adapter, "modes", None) or {}):
-        out.targets["valohai-acme"] = target(
-            "valohai-acme", "valohai", url=vh.url, auth_type="token", token=vh.token, organization=vh.organization
-        )
-        _deliver(out, acme, out.targets["valohai-acme"], mode="project_variable", projects=["*"], actor=actor)
-        out.valohai = True
-        say(f"  valohai: target valohai-acme (organization {vh.organization}), project_variable on every project")
-    else:
-        out.notes.append(
-            "The Valohai adapter is not registered yet (targets/adapters/valohai.py): no Valohai "
-            "target or delivery was created. The simulator runs anyway."
-        )
+    if ctx.planned and settle_timeout > 0 and not wait_until(first_checks_done, alive, settle_timeout):
+        say(f"  (the targets' first health checks still run after {settle_timeout:.0f}s; delivering anyway)")
+    out.deliveries = ctx.create_planned()
+    say(f"  deliveries: {len(out.deliveries)} created, their first pushes queued")
     return out
-
-
-def _deliver(out: Seeded, feed: Any, target: Any, *, actor: Any, **values: Any) -> None:
-    from targets.services import delivery_create
-
-    try:
-        out.deliveries.append(delivery_create(actor=actor, feed=feed, target=target, **values))
-    except ValidationError as exc:
-        out.notes.append(
-            f"Delivery of {feed} to {target} ({values.get('mode')}) not created: {'; '.join(exc.messages)}"
-        )

@@ -1,12 +1,11 @@
-"""The demo's outside world: a private index (pypiserver with an htpasswd file and one wheel) and the Databricks and
-Valohai simulators, each a child process on free loopback ports."""
+"""The demo's outside world: a private index (pypiserver with an htpasswd file and one wheel) on a free loopback
+port, and the HTTP helpers the platforms' demo modules (``simulators.<kind>.demo``) use to wait for and seed their
+simulators."""
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demo.processes import Supervisor, free_port, free_port_run
+from demo.processes import Child, Supervisor
 
 INDEX_USER = "demo-reader"
 DEMO_PACKAGE = "acme-utils"
-DATABRICKS_WORKSPACES = 2
-DATABRICKS_CLUSTERS = 4
-VALOHAI_PROJECTS = 5
-LATENCY_MS = 50
+LATENCY_MS = 50  # added by every simulator to each API request, so pushes take a visible moment
 
 
 @dataclass(frozen=True)
@@ -32,24 +28,9 @@ class Index:
     package: str
 
 
-@dataclass(frozen=True)
-class Databricks:
-    urls: list[str]
-    token: str
-    sp_client_id: str
-    sp_client_secret: str
-    cluster_id: str  # a TERMINATED UI cluster of workspace 0
-    cluster_name: str
-
-
-@dataclass(frozen=True)
-class Valohai:
-    url: str
-    token: str
-    organization: str
-
-
 def http_json(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 5) -> Any:
+    """Call a simulator's JSON endpoint (its ``/_sim/`` control API) and return the decoded answer; an HTTP error
+    raises ``urllib.error.HTTPError``."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(  # noqa: S310 - loopback simulators only
         url, data=data, method=method, headers={"Content-Type": "application/json"}
@@ -78,7 +59,7 @@ def wait_http(url: str, ok: tuple[int, ...] = (200,), timeout: float = 30) -> No
     raise RuntimeError(f"{url} did not answer in {timeout:.0f}s (last: {last})")
 
 
-def start_index(sup: Supervisor, root: Path, env: dict[str, str], cwd: Path) -> tuple[Index, Any]:
+def start_index(sup: Supervisor, root: Path, env: dict[str, str], cwd: Path) -> tuple[Index, Child]:
     """pypiserver on a free port, guarded by an htpasswd file, serving one hand-built wheel."""
     from tests.support.pypi import prepare_index
 
@@ -89,91 +70,6 @@ def start_index(sup: Supervisor, root: Path, env: dict[str, str], cwd: Path) -> 
     return Index(url=url, username=INDEX_USER, token=token, package=DEMO_PACKAGE), child
 
 
-def start_databricks(sup: Supervisor, env: dict[str, str], cwd: Path) -> Any:
-    port = free_port_run(DATABRICKS_WORKSPACES)
-    argv = [
-        sys.executable,
-        "-m",
-        "simulators.databricks",
-        "--port",
-        str(port),
-        "--workspaces",
-        str(DATABRICKS_WORKSPACES),
-        "--clusters",
-        str(DATABRICKS_CLUSTERS),
-        "--latency-ms",
-        str(LATENCY_MS),
-    ]
-    return sup.start("databricks-sim", argv, env=env, cwd=cwd)
-
-
-def start_valohai(sup: Supervisor, env: dict[str, str], cwd: Path) -> Any:
-    argv = [
-        sys.executable,
-        "-m",
-        "simulators.valohai",
-        "--port",
-        str(free_port()),
-        "--orgs",
-        "1",
-        "--projects",
-        str(VALOHAI_PROJECTS),
-        "--latency-ms",
-        str(LATENCY_MS),
-    ]
-    return sup.start("valohai-sim", argv, env=env, cwd=cwd)
-
-
-def ready_databricks(sup: Supervisor, child: Any) -> Databricks:
-    """Read the workspace lines the simulator prints, add an OAuth service principal to workspace 1 and pick a
-    TERMINATED UI cluster of workspace 0 for the ``secret`` delivery.
-
-    Workspace 0 keeps its running clusters, so after a push its health shows "clusters needing restart" (they read
-    the package repository when they start). Workspace 1 is a quiet one: its clusters are stopped, so its health
-    is all ``ok``; the contract smoke test, which expects ``ok`` right after a push, is pointed at it."""
-    last = DATABRICKS_WORKSPACES - 1
-    sup.wait_for_line(child, rf"^workspace {last}: ")
-    found = {}
-    for m in re.finditer(r"^workspace (\d+): (\S+) token=(\S+)", child.log_text(), re.MULTILINE):
-        found[int(m.group(1))] = (m.group(2), m.group(3))
-    urls = [found[i][0] for i in range(DATABRICKS_WORKSPACES)]
-    token = found[0][1]
-    for url in urls:
-        wait_http(f"{url}/.well-known/databricks-config")
-    client_id = "demo-sp-" + secrets.token_hex(4)
-    client_secret = "dose" + secrets.token_hex(16)
-    http_json(
-        "POST",
-        f"{urls[1]}/_sim/service_principals",
-        {"client_id": client_id, "client_secret": client_secret, "admin": True},
-    )
-    stopped = http_json("GET", f"{urls[1]}/_sim/state").get("clusters") or []
-    for cluster in stopped:
-        if cluster.get("state") == "RUNNING" and cluster.get("cluster_source") != "JOB":
-            http_json("POST", f"{urls[1]}/_sim/clusters/{cluster['cluster_id']}/state", {"state": "TERMINATED"})
-    state = http_json("GET", f"{urls[0]}/_sim/state")
-    chosen = next(
-        (c for c in state.get("clusters") or [] if c.get("state") == "TERMINATED" and c.get("cluster_source") == "UI"),
-        None,
-    )
-    if chosen is None:
-        raise RuntimeError("The Databricks simulator has no TERMINATED UI cluster to wire.")
-    return Databricks(
-        urls=urls,
-        token=token,
-        sp_client_id=client_id,
-        sp_client_secret=client_secret,
-        cluster_id=str(chosen["cluster_id"]),
-        cluster_name=str(chosen.get("cluster_name", "")),
-    )
-
-
-def ready_valohai(sup: Supervisor, child: Any) -> Valohai:
-    m = sup.wait_for_line(child, r"^valohai: (\S+) token=(\S+) organizations=(\S+)")
-    url, token, orgs = m.group(1), m.group(2), m.group(3)
-    wait_http(f"{url}/_sim/state")
-    return Valohai(url=url, token=token, organization=orgs.split(",")[0])
-
-
 def ready_index(index: Index) -> None:
+    """Wait until the index answers (401 included: it asks for the token)."""
     wait_http(index.url, ok=(200, 401))

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import as_drf_error
-from feeds import kinds, services
+from feeds import hooks, kinds, services
+from feeds.filters import FeedCheckFilter, FeedFilter
 from feeds.models import Feed, FeedCheck
 
 
@@ -119,6 +120,7 @@ class FeedViewSet(viewsets.ModelViewSet):
 
     serializer_class = FeedSerializer
     queryset = Feed.objects.select_related("current_token").order_by("name")
+    filterset_class = FeedFilter
 
     def perform_destroy(self, instance: Feed) -> None:
         services.feed_delete(actor=self.request.user, feed=instance)
@@ -140,14 +142,13 @@ class FeedViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def push(self, request: Request, pk: str | None = None) -> Response:
         """Push every delivery of the feed; answers the ids of the push records."""
-        from targets.services import feed_push_all
-
-        pushes = feed_push_all(actor=request.user, feed=self.get_object())
+        pushes = hooks.push_everywhere(self.get_object(), actor=request.user)
         return Response({"ids": [p.pk for p in pushes]}, status=status.HTTP_202_ACCEPTED)
 
 
 class FeedCheckViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Feed checks, newest first (a single check is read at `/api/v1/checks/{id}/`)."""
+    """Feed checks, newest first (a single check is read at `/api/v1/checks/{id}/`). Filters: `feed`, `status`."""
 
     serializer_class = FeedCheckSerializer
     queryset = FeedCheck.objects.order_by("-created_at", "-id")
+    filterset_class = FeedCheckFilter

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core import crypto
 from core.fields import EncryptedTextField
-from core.models import CheckRun
+from core.models import CheckRun, RunState
 from feeds import kinds
 
 if TYPE_CHECKING:
@@ -168,8 +168,9 @@ class TokenVersion(models.Model):
 
 
 class CheckStatus(models.TextChoices):
-    PENDING = "pending"
-    RUNNING = "running"
+    """What a finished credential check found. Before that a check is pending or running
+    (:class:`core.models.RunState`)."""
+
     OK = "ok"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
@@ -178,21 +179,12 @@ class CheckStatus(models.TextChoices):
     ERROR = "error"
 
 
-FINAL_CHECK_STATUSES = frozenset(
-    {
-        CheckStatus.OK,
-        CheckStatus.UNAUTHORIZED,
-        CheckStatus.FORBIDDEN,
-        CheckStatus.NOT_FOUND,
-        CheckStatus.UNREACHABLE,
-        CheckStatus.ERROR,
-    }
-)
+FINAL_CHECK_STATUSES = frozenset(CheckStatus)
 
 
 class FeedCheckQuerySet(models.QuerySet["FeedCheck"]):
     def unfinished(self) -> FeedCheckQuerySet:
-        return self.filter(status__in=[CheckStatus.PENDING, CheckStatus.RUNNING])
+        return self.filter(status__in=RunState.values)
 
 
 if TYPE_CHECKING:

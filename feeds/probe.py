@@ -1,6 +1,6 @@
 """Does a simple index accept a credential? One GET of the index root through the HTTP seam, classified.
 
-See PLATFORMS.md §5: 200 with an index body is ``ok``; 401 and Azure DevOps' 203 or redirect to a sign-in page are
+See docs/platforms.md §5: 200 with an index body is ``ok``; 401 and Azure DevOps' 203 or redirect to a sign-in page are
 ``unauthorized``; 403 ``forbidden``; 404 ``not_found``; no answer ``unreachable``; anything else ``error``.
 """
 
@@ -71,7 +71,7 @@ def _classify(code: int, content_type: str, body: str, secrets: tuple[str, ...])
             CheckStatus.ERROR, code, f"HTTP 200, but not a package index (content type {ctype or 'none'})."
         )
     if code == 203:
-        # Azure DevOps answers bad credentials with 203 and a sign-in page (PLATFORMS.md §3, quirks).
+        # Azure DevOps answers bad credentials with 203 and a sign-in page (docs/platforms.md §3, quirks).
         return ProbeResult(CheckStatus.UNAUTHORIZED, code, "HTTP 203 with a sign-in page: the token was not accepted.")
     if code == 401:
         return ProbeResult(CheckStatus.UNAUTHORIZED, code, "HTTP 401: the token is wrong, expired or revoked.")

@@ -1,22 +1,24 @@
 """Feed workflows: create, update, replace the token, delete, and check credentials. Each one is atomic and
-writes its audit event in the same transaction. Views, API and tasks call these and nothing else."""
+writes its audit event in the same transaction. Views, API and tasks call these and nothing else.
+
+Apps that build on feeds (targets) follow them through :mod:`feeds.hooks`; feeds never imports them."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Model
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core import checks
 from core.models import CheckRun
 from core.urlpolicy import validate_service_url
-from feeds import kinds
+from feeds import hooks, kinds
 from feeds.models import CheckStatus, Feed, FeedCheck, TokenVersion
 from feeds.probe import probe_index
 
@@ -106,7 +108,8 @@ def feed_create(
     username: str = "",
     **parts: str,
 ) -> Feed:
-    """Create a feed with its first token. Raises ``ValidationError`` (field-keyed) and changes nothing on bad input."""
+    """Create a feed with its first token and queue its credential check (run once the feed is committed).
+    Raises ``ValidationError`` (field-keyed) and changes nothing on bad input."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Enter a name."})
@@ -141,6 +144,7 @@ def feed_create(
         },
         secrets=[token],
     )
+    feed_check_request(actor=actor, feed=feed)
     return feed
 
 
@@ -184,7 +188,7 @@ def feed_set_token(
     *, actor: Any, feed: Feed, token: str, expires_at: Any = None, source: str = TokenVersion.Source.MANUAL
 ) -> TokenVersion:
     """Make ``token`` the feed's current token. The previous version is kept (encrypted) and marked retired.
-    Deliveries of the feed become stale and are pushed again."""
+    A credential check of the new token is queued; deliveries of the feed become stale and are pushed again."""
     validate_token(token)
     validate_expiry(expires_at)
     feed = Feed.objects.select_for_update(of=("self",)).select_related("current_token").get(pk=feed.pk)
@@ -208,6 +212,7 @@ def feed_set_token(
         },
         secrets=[token],
     )
+    feed_check_request(actor=actor, feed=feed)
     _on_credential_changed(feed, actor=actor)
     return version
 
@@ -234,26 +239,14 @@ def feed_set_expiry(*, actor: Any, feed: Feed, expires_at: Any) -> None:
 
 
 def _on_credential_changed(feed: Feed, *, actor: Any) -> None:
-    """The credentialed URL changed: every place it was delivered to is now stale."""
-    from targets.services import deliveries_mark_stale  # targets build on feeds, not the other way round
-
-    deliveries_mark_stale(feed=feed, actor=actor)
+    """The credentialed URL changed: tell every app that placed it somewhere (their places are now stale)."""
+    hooks.credential_changed(feed, actor=actor)
 
 
 def feed_dependents(feed: Feed) -> list[tuple[str, list[str]]]:
-    """What would go with the feed: every related object other than its own tokens and checks, by kind."""
-    found: list[tuple[str, list[str]]] = []
-    for rel in Feed._meta.related_objects:
-        if rel.related_model in (TokenVersion, FeedCheck) or not rel.one_to_many:
-            continue
-        # Resolved once apps are loaded: a model class (never the string "self"), and a one-to-many accessor
-        # always has a name.
-        related = cast("type[Model]", rel.related_model)
-        accessor = cast(str, rel.get_accessor_name())
-        items = [str(o) for o in getattr(feed, accessor).all()[:50]]
-        if items:
-            found.append((str(related._meta.verbose_name_plural), items))
-    return found
+    """What would go with the feed, by kind (``[("deliveries", ["…", …])]``), as the apps building on feeds
+    report it; its own tokens and checks are not listed."""
+    return hooks.dependents(feed)
 
 
 @transaction.atomic
@@ -271,22 +264,16 @@ def feed_delete(*, actor: Any, feed: Feed) -> None:
 
 
 def feed_check_request(*, actor: Any, feed: Feed) -> FeedCheck:
-    """Record a pending check and enqueue it once the row is committed. Returns the row to poll."""
+    """Record a pending check of the feed's current token and enqueue it once the row is committed. Returns the
+    row to poll."""
     from feeds.tasks import run_feed_check
 
-    with transaction.atomic():
-        check = FeedCheck.objects.create(feed=feed, requested_by=_user(actor), fingerprint=feed.fingerprint)
-        transaction.on_commit(lambda: run_feed_check.delay(check.pk))
-    return check
+    return checks.request(FeedCheck, actor=actor, enqueue=run_feed_check.delay, feed=feed, fingerprint=feed.fingerprint)
 
 
 def feed_check_run(*, check_id: int) -> FeedCheck | None:
     """Run a pending check (claimed race-safely: a check runs once). Returns None if someone else has it."""
-    now = timezone.now()
-    claimed = CheckRun.objects.filter(pk=check_id, kind=CheckRun.Kind.FEED, status=CheckStatus.PENDING).update(
-        status=CheckStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
-    )
-    if claimed != 1:
+    if not checks.claim(check_id, CheckRun.Kind.FEED):
         return None
     check = FeedCheck.objects.select_related("feed__current_token").get(pk=check_id)
     feed = check.feed
@@ -298,9 +285,7 @@ def feed_check_run(*, check_id: int) -> FeedCheck | None:
         result = probe_index(feed.index_url, feed.effective_username, token)
         status, http_status, detail = result.status, result.http_status, result.detail
     with transaction.atomic():
-        check.status, check.http_status, check.detail = status, http_status, detail[:2000]
-        check.finished_at, check.fingerprint = timezone.now(), feed.fingerprint
-        check.save(update_fields=["status", "http_status", "detail", "finished_at", "fingerprint"])
+        checks.finish(check, status=status, detail=detail, http_status=http_status, fingerprint=feed.fingerprint)
         audit_record(
             actor=check.requested_by or "scheduler",
             action="feed.check",
@@ -324,28 +309,21 @@ def feeds_check_all(*, actor: Any = "scheduler") -> list[FeedCheck]:
 
 def feed_checks_reconcile() -> dict[str, int]:
     """Nothing is lost when a worker dies: re-enqueue checks still pending after a while, and fail checks stuck
-    running (the worker that had them is gone)."""
+    running (the worker that had them is gone). Returns ``{"failed_stuck": n, "requeued": m}``."""
     from feeds.tasks import run_feed_check
 
-    now = timezone.now()
-    stuck = CheckRun.objects.filter(
-        kind=CheckRun.Kind.FEED, status=CheckStatus.RUNNING, started_at__lt=now - STUCK_CHECK_AFTER
-    )
-    failed = stuck.update(
-        status=CheckStatus.ERROR, finished_at=now, detail="The worker running this check stopped before it finished."
-    )
-    pending = list(
-        FeedCheck.objects.filter(status=CheckStatus.PENDING, created_at__lt=now - REQUEUE_PENDING_AFTER).values_list(
-            "pk", flat=True
-        )[:500]
-    )
-    for pk in pending:
-        run_feed_check.delay(pk)
-    return {"failed_stuck": failed, "requeued": len(pending)}
+    return checks.reconcile(
+        CheckRun.Kind.FEED,
+        stuck_after=STUCK_CHECK_AFTER,
+        requeue_after=REQUEUE_PENDING_AFTER,
+        enqueue=run_feed_check.delay,
+        stuck_status=CheckStatus.ERROR,
+        stuck_detail="The worker running this check stopped before it finished.",
+    ).as_dict()
 
 
 def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
+    return checks.requester(actor)
 
 
 def _iso(value: Any) -> str | None:

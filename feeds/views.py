@@ -55,7 +55,6 @@ class FeedCreateView(RoleRequiredMixin, View):
             except ValidationError as exc:
                 apply_validation_error(form, exc)
             else:
-                services.feed_check_request(actor=request.user, feed=feed)
                 messages.success(request, f"Feed {feed.name} saved. Its token is stored encrypted; a check is running.")
                 return redirect("feeds:detail", pk=feed.pk)
         return render(request, "feeds/feed_form.html", {"form": form, "creating": True}, status=400)
@@ -106,7 +105,6 @@ class FeedTokenView(RoleRequiredMixin, View):
             except ValidationError as exc:
                 apply_validation_error(form, exc, rename={"token_expires_at": "token_expires_at"})
             else:
-                services.feed_check_request(actor=request.user, feed=feed)
                 messages.success(request, f"Token replaced (fingerprint {version.fingerprint}). A check is running.")
                 return redirect("feeds:detail", pk=feed.pk)
         return render(request, "feeds/token_form.html", {"form": form, "feed": feed}, status=400)

@@ -13,8 +13,9 @@ from rest_framework.response import Response
 
 from core.api.errors import as_drf_error
 from feeds.models import Feed
-from targets import services
-from targets.adapters import kind_choices
+from targets import checks, services
+from targets.adapters import FieldSpec, all_fields, kind_choices, secret_inputs
+from targets.filters import DeliveryFilter, PushFilter, TargetCheckFilter
 from targets.models import Delivery, Push, Target, TargetCheck
 
 
@@ -23,28 +24,62 @@ class HealthSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField(allow_null=True)
 
 
+class _ConfigText(serializers.CharField):
+    """A platform setting kept in the object's ``config``, under the field's name (flat in the API)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return (instance.config or {}).get(self.field_name, "")
+
+
+class _ConfigList(serializers.ListField):
+    def get_attribute(self, instance: Any) -> Any:
+        return (instance.config or {}).get(self.field_name, [])
+
+
+def setting_fields(specs: dict[str, FieldSpec]) -> dict[str, serializers.Field]:
+    """API fields for the adapters' declared settings (every platform's, with their flat contract names)."""
+    out: dict[str, serializers.Field] = {}
+    for name, spec in specs.items():
+        if spec.many:
+            out[name] = _ConfigList(
+                child=serializers.CharField(max_length=spec.max_length),
+                required=False,
+                max_length=spec.max_items,
+                help_text=spec.help,
+            )
+        else:
+            out[name] = _ConfigText(required=False, allow_blank=True, max_length=spec.max_length, help_text=spec.help)
+    return out
+
+
+def _secret_fields() -> dict[str, serializers.Field]:
+    return {
+        name: serializers.CharField(
+            write_only=True,
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=4096,
+            style={"input_type": "password"},
+            help_text=f"Write-only. {auth.secret_label} for the {auth.key!r} auth type.",
+        )
+        for name, auth in secret_inputs().items()
+    }
+
+
+class _OrganizationId(serializers.CharField):
+    def get_attribute(self, instance: Any) -> Any:
+        return str((instance.info or {}).get("organization_id") or "")
+
+
 class TargetSerializer(serializers.ModelSerializer):
+    """Common fields are columns; each platform's settings (``client_id``, ``organization``, ...) and credential
+    inputs (``token``, ``client_secret``, ...) come from the adapters' declarations."""
+
     kind = serializers.ChoiceField(choices=kind_choices())
     url = serializers.CharField(max_length=300, required=False, allow_blank=True)
     auth_type = serializers.CharField(required=False, allow_blank=True)
-    token = serializers.CharField(
-        write_only=True,
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,
-        max_length=4096,
-        style={"input_type": "password"},
-    )
-    client_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    client_secret = serializers.CharField(
-        write_only=True,
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,
-        max_length=4096,
-        style={"input_type": "password"},
-    )
-    organization = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    organization_id = _OrganizationId(read_only=True, help_text="Resolved by the platform (Valohai).")
     health = serializers.SerializerMethodField()
     credential_fingerprint = serializers.CharField(read_only=True)
 
@@ -56,10 +91,6 @@ class TargetSerializer(serializers.ModelSerializer):
             "kind",
             "url",
             "auth_type",
-            "token",
-            "client_id",
-            "client_secret",
-            "organization",
             "organization_id",
             "credential_fingerprint",
             "max_concurrency",
@@ -68,8 +99,14 @@ class TargetSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "organization_id", "info", "created_at", "updated_at"]
+        read_only_fields = ["id", "info", "created_at", "updated_at"]
         extra_kwargs = {"name": {"validators": []}, "max_concurrency": {"required": False}}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields.update(setting_fields(all_fields("target")))
+        fields.update(_secret_fields())
+        return fields
 
     @extend_schema_field(HealthSerializer)  # type: ignore[misc]
     def get_health(self, target: Target) -> dict[str, Any]:
@@ -102,17 +139,13 @@ class TargetCheckSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    """``mode``, ``role`` and each platform's settings (``scope``, ``key``, ``clusters``, ``projects``,
+    ``variable``, ...) flat, as the adapters declare them; a setting the delivery does not use reads empty."""
+
     feed = serializers.PrimaryKeyRelatedField(queryset=Feed.objects.all())
     target = serializers.PrimaryKeyRelatedField(queryset=Target.objects.all())
     mode = serializers.CharField(required=False, allow_blank=True)
     role = serializers.CharField(required=False)
-    scope = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    key = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    clusters = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=200)
-    env_var = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    policy_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    projects = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=1000)
-    variable = serializers.CharField(required=False, allow_blank=True, max_length=128)
 
     class Meta:
         model = Delivery
@@ -122,13 +155,6 @@ class DeliverySerializer(serializers.ModelSerializer):
             "target",
             "mode",
             "role",
-            "scope",
-            "key",
-            "clusters",
-            "env_var",
-            "policy_id",
-            "projects",
-            "variable",
             "location",
             "status",
             "delivered_fingerprint",
@@ -149,6 +175,11 @@ class DeliverySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields.update(setting_fields(all_fields("delivery")))
+        return fields
 
     def create(self, validated: dict[str, Any]) -> Delivery:
         try:
@@ -213,24 +244,16 @@ class TargetViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def check(self, request: Request, pk: str | None = None) -> Response:
         """Run the target's health checks; poll `/api/v1/checks/{id}/`."""
-        check = services.target_check_request(actor=request.user, target=self.get_object())
+        check = checks.target_check_request(actor=request.user, target=self.get_object())
         return Response({"id": check.pk}, status=status.HTTP_202_ACCEPTED)
 
 
 class DeliveryViewSet(viewsets.ModelViewSet):
-    """Where each feed's credentialed index URL must live. Filters: `feed`, `target`, `status`."""
+    """Where each feed's credentialed index URL must live. Filters: `feed`, `target`, `status`, `mode`."""
 
     serializer_class = DeliverySerializer
-
-    def get_queryset(self) -> Any:
-        qs = Delivery.objects.select_related("feed", "target").order_by("id")
-        for field in ("feed", "target", "status"):
-            value = self.request.query_params.get(field)
-            if value:
-                if field != "status" and not value.isdigit():
-                    raise serializers.ValidationError({field: ["Give a numeric id."]})
-                qs = qs.filter(**{field: value})
-        return qs
+    queryset = Delivery.objects.select_related("feed", "target").order_by("id")
+    filterset_class = DeliveryFilter
 
     def perform_destroy(self, instance: Delivery) -> None:
         services.delivery_delete(actor=self.request.user, delivery=instance)
@@ -248,17 +271,17 @@ class DeliveryViewSet(viewsets.ModelViewSet):
 
 
 class PushViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Records of pushes, newest first. Filters: `delivery`, `status`."""
+    """Records of pushes, newest first. Filters: `delivery`, `target`, `status`."""
 
     serializer_class = PushSerializer
+    queryset = Push.objects.order_by("-created_at", "-id")
+    filterset_class = PushFilter
 
-    def get_queryset(self) -> Any:
-        qs = Push.objects.order_by("-created_at", "-id")
-        delivery = self.request.query_params.get("delivery")
-        if delivery:
-            if not delivery.isdigit():
-                raise serializers.ValidationError({"delivery": ["Give a numeric id."]})
-            qs = qs.filter(delivery_id=delivery)
-        if self.request.query_params.get("status"):
-            qs = qs.filter(status=self.request.query_params["status"])
-        return qs
+
+class TargetCheckViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Target health checks, newest first (a single check is read at `/api/v1/checks/{id}/`). Filters: `target`,
+    `status`."""
+
+    serializer_class = TargetCheckSerializer
+    queryset = TargetCheck.objects.order_by("-created_at", "-id")
+    filterset_class = TargetCheckFilter

@@ -12,22 +12,10 @@ from django import forms
 
 from feeds.forms import RedactedURLInput
 from feeds.models import Feed
-from targets.adapters import REGISTRY, kind_choices
-from targets.models import DeliveryStatus, Target
+from targets.adapters import REGISTRY, FieldSpec, all_fields, kind_choices, secret_inputs
+from targets.models import Target
 
-AUTH_LABELS = {
-    "pat": "Personal access token",
-    "oauth_m2m": "OAuth M2M (service principal)",
-    "token": "API token",
-}
-# Which credential fields each auth type uses.
-AUTH_FIELDS = {"oauth_m2m": ["client_id", "client_secret"]}
-DEFAULT_AUTH_FIELDS = ["token"]
-# Target fields beyond the common ones, per kind (an adapter may declare ``target_fields`` instead).
-KIND_FIELDS = {"valohai": ["organization"]}
 COMMON_TARGET_FIELDS = ["kind", "name", "url", "auth_type", "max_concurrency"]
-MODE_FIELDS = ["role", "scope", "key", "clusters", "env_var", "policy_id", "projects", "variable"]
-DEFAULT_VARIABLE = "PRIVATE_PYPI_INDEX_URL"
 
 _SPLIT = re.compile(r"[\s,]+")
 
@@ -37,23 +25,26 @@ def _secret_widget() -> forms.PasswordInput:
 
 
 def _auth_choices() -> list[tuple[str, str]]:
-    seen: list[str] = []
+    seen: dict[str, str] = {}
     for cls in REGISTRY.values():
-        seen += [a for a in cls.auth_types if a not in seen]
-    return [(a, AUTH_LABELS.get(a, a)) for a in seen]
+        for auth in cls.auth:
+            seen.setdefault(auth.key, auth.label)
+    return list(seen.items())
 
 
 def target_spec() -> dict[str, Any]:
     """What the page's script needs to show only the fields a kind and auth type use."""
     kinds = {}
+    auth: dict[str, list[str]] = {}
     for kind, cls in REGISTRY.items():
-        extra = list(getattr(cls, "target_fields", KIND_FIELDS.get(kind, [])))
+        in_auth = {name for a in cls.auth for name in a.fields}
         kinds[kind] = {
             "auth_types": list(cls.auth_types),
             "default_url": cls.default_url,
-            "fields": COMMON_TARGET_FIELDS + extra,
+            "fields": COMMON_TARGET_FIELDS + [f.name for f in cls.target_fields() if f.name not in in_auth],
         }
-    auth = {a: AUTH_FIELDS.get(a, DEFAULT_AUTH_FIELDS) for a, _ in _auth_choices()}
+        for a in cls.auth:
+            auth.setdefault(a.key, [a.secret, *a.fields])
     return {"kinds": kinds, "auth": auth}
 
 
@@ -66,41 +57,23 @@ def split_ids(value: str) -> list[str]:
     return out
 
 
+def _setting_field(spec: FieldSpec) -> forms.Field:
+    """A form field for an adapter's setting; id lists are typed as text separated by commas or spaces."""
+    if spec.many:
+        return forms.CharField(
+            max_length=spec.max_items * (spec.max_length + 2), required=False, label=spec.label, help_text=spec.help
+        )
+    return forms.CharField(max_length=spec.max_length, required=False, label=spec.label, help_text=spec.help)
+
+
 class TargetForm(forms.Form):
-    """A target's definition and credential. Credentials are write-only: never rendered back."""
+    """A target's definition and credential, with every platform's settings (the page's script shows those of
+    the chosen kind and auth type). Credentials are write-only: never rendered back."""
 
     kind = forms.ChoiceField(choices=kind_choices, help_text="The platform Feedkeeper delivers to.")
     name = forms.CharField(max_length=100)
-    url = forms.CharField(
-        max_length=300,
-        required=False,
-        label="URL",
-        widget=RedactedURLInput,
-        help_text="Databricks: the workspace URL, e.g. https://adb-1234567890123456.7.azuredatabricks.net. "
-        "Valohai: leave empty for https://app.valohai.com.",
-    )
+    url = forms.CharField(max_length=300, required=False, label="URL", widget=RedactedURLInput)
     auth_type = forms.ChoiceField(choices=_auth_choices, label="Authentication")
-    token = forms.CharField(
-        strip=False,
-        max_length=4096,
-        required=False,
-        widget=_secret_widget(),
-        help_text="A personal access token (Databricks) or API token (Valohai). Stored encrypted, never shown again.",
-    )
-    client_id = forms.CharField(
-        max_length=200, required=False, label="Client id", help_text="The service principal's application id."
-    )
-    client_secret = forms.CharField(
-        strip=False,
-        max_length=4096,
-        required=False,
-        widget=_secret_widget(),
-        label="Client secret",
-        help_text="The service principal's OAuth secret. Stored encrypted, never shown again.",
-    )
-    organization = forms.CharField(
-        max_length=200, required=False, help_text="The Valohai organization's name, as its members see it."
-    )
     max_concurrency = forms.IntegerField(
         min_value=1,
         max_value=64,
@@ -112,17 +85,42 @@ class TargetForm(forms.Form):
     def __init__(self, *args: Any, target: Target | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spec = json.dumps(target_spec())
+        self.fields["url"].help_text = " ".join(f"{cls.label}: {cls.url_help}" for cls in REGISTRY.values())
+        self._many = set()
+        for spec in all_fields("target").values():
+            self.fields[spec.name] = _setting_field(spec)
+            if spec.many:
+                self._many.add(spec.name)
+        for name, auth in secret_inputs().items():
+            keep = "Stored encrypted, never shown again."
+            if target is not None:
+                keep = f"Leave empty to keep the current credential ({target.credential_fingerprint})."
+            self.fields[name] = forms.CharField(
+                strip=False,
+                max_length=4096,
+                required=False,
+                widget=_secret_widget(),
+                label=auth.secret_label,
+                help_text=f"{auth.secret_help} {keep}".strip(),
+            )
         if target is not None:
             # The kind of a target never changes; the credential is kept unless a new one is given.
             del self.fields["kind"]
-            keep = f"Leave empty to keep the current credential ({target.credential_fingerprint})."
-            self.fields["token"].help_text = keep
-            self.fields["client_secret"].help_text = keep
 
     def service_values(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["max_concurrency"] = data.get("max_concurrency") or 4
+        for name in self._many:
+            data[name] = split_ids(data.get(name) or "")
         return data
+
+
+def target_initial(target: Target) -> dict[str, Any]:
+    """A target's settings as the form shows them (id lists joined)."""
+    initial: dict[str, Any] = {f: getattr(target, f) for f in COMMON_TARGET_FIELDS if f != "kind"}
+    for name, value in (target.config or {}).items():
+        initial[name] = ", ".join(value) if isinstance(value, list) else value
+    return initial
 
 
 def _mode_choices(cls: Any) -> list[tuple[str, str]]:
@@ -132,7 +130,7 @@ def _mode_choices(cls: Any) -> list[tuple[str, str]]:
 
 
 class DeliveryForm(forms.Form):
-    """Where a feed goes in a target: a mode from the target's adapter and the fields that mode uses."""
+    """Where a feed goes in a target: a mode from the target's adapter and the settings that mode uses."""
 
     feed = forms.ModelChoiceField(queryset=Feed.objects.order_by("name"), empty_label=None)
     mode = forms.ChoiceField(choices=())
@@ -141,31 +139,6 @@ class DeliveryForm(forms.Form):
         initial="index",
         required=False,
         help_text="Whether pip uses the feed as its index or as an extra index.",
-    )
-    scope = forms.CharField(max_length=128, required=False, help_text="The secret scope; created if missing.")
-    key = forms.CharField(max_length=128, required=False, help_text="The secret's key in the scope.")
-    clusters = forms.CharField(
-        max_length=4000,
-        required=False,
-        help_text="Cluster ids to wire, separated by commas or spaces (optional). Job clusters are never edited.",
-    )
-    env_var = forms.CharField(
-        max_length=64,
-        required=False,
-        label="Environment variable",
-        help_text="Set on the clusters. Empty: DATABRICKS_PIP_INDEX_URL (index) or DATABRICKS_PIP_EXTRA_INDEX_URL "
-        "(extra).",
-    )
-    policy_id = forms.CharField(
-        max_length=64, required=False, label="Cluster policy id", help_text="Optional: fix the variable in a policy."
-    )
-    projects = forms.CharField(
-        max_length=40000,
-        required=False,
-        help_text="Project ids (uuids) separated by commas, or * for every project of the organization.",
-    )
-    variable = forms.CharField(
-        max_length=128, required=False, help_text=f"The environment variable's name (default {DEFAULT_VARIABLE})."
     )
 
     def __init__(self, *args: Any, target: Target, editing: bool = False, **kwargs: Any) -> None:
@@ -177,28 +150,29 @@ class DeliveryForm(forms.Form):
         mode_field.choices = _mode_choices(cls) if cls else []
         if editing:
             del self.fields["feed"]
-        uses_variable = any("variable" in spec.fields for spec in modes.values())
-        if uses_variable and not self.is_bound and not self.initial.get("variable"):
-            self.initial["variable"] = DEFAULT_VARIABLE
-        self.spec = json.dumps({"modes": {key: list(spec.fields) for key, spec in modes.items()}, "all": MODE_FIELDS})
-
-    def clean_clusters(self) -> list[str]:
-        return split_ids(self.cleaned_data.get("clusters", ""))
-
-    def clean_projects(self) -> list[str]:
-        return split_ids(self.cleaned_data.get("projects", ""))
+        settings = cls.delivery_fields() if cls else ()
+        self._many = {f.name for f in settings if f.many}
+        for spec in settings:
+            self.fields[spec.name] = _setting_field(spec)
+            if spec.initial and not self.is_bound and not self.initial.get(spec.name):
+                self.initial[spec.name] = spec.initial
+        self.spec = json.dumps(
+            {"modes": {key: list(m.fields) for key, m in modes.items()}, "all": ["role", *(f.name for f in settings)]}
+        )
 
     def service_values(self) -> dict[str, Any]:
         values = {k: v for k, v in self.cleaned_data.items() if k != "feed"}
         values["role"] = values.get("role") or "index"
+        for name in self._many:
+            values[name] = split_ids(values.get(name) or "")
         return values
 
 
 def delivery_initial(delivery: Any) -> dict[str, Any]:
-    """A delivery's fields as the form shows them (id lists joined)."""
-    initial = {f: getattr(delivery, f) for f in ["mode", *MODE_FIELDS]}
-    initial["clusters"] = ", ".join(delivery.clusters or [])
-    initial["projects"] = ", ".join(delivery.projects or [])
+    """A delivery's settings as the form shows them (id lists joined)."""
+    initial: dict[str, Any] = {"mode": delivery.mode, "role": delivery.role}
+    for name, value in (delivery.config or {}).items():
+        initial[name] = ", ".join(value) if isinstance(value, list) else value
     return initial
 
 
@@ -209,11 +183,3 @@ class PushForm(forms.Form):
         required=False, label="Restart running clusters now (editing a running cluster restarts it)"
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput)
-
-
-class DeliveryFilterForm(forms.Form):
-    """Filters of the deliveries list (all optional)."""
-
-    status = forms.ChoiceField(choices=[("", "Any status"), *DeliveryStatus.choices], required=False)
-    target = forms.ModelChoiceField(queryset=Target.objects.order_by("name"), required=False, empty_label="Any target")
-    feed = forms.ModelChoiceField(queryset=Feed.objects.order_by("name"), required=False, empty_label="Any feed")

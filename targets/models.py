@@ -12,29 +12,23 @@ from django.utils import timezone
 from core import crypto
 from core.fields import EncryptedTextField
 from core.models import CheckRun
-
-
-class Health(models.TextChoices):
-    OK = "ok"
-    WARNING = "warning"
-    FAILING = "failing"
-    UNKNOWN = "unknown"
+from targets.health import Health
 
 
 class Target(models.Model):
-    """A Databricks workspace or a Valohai organization. The credential (PAT, API token or OAuth client secret)
-    is encrypted; ``credential_fingerprint`` names it. ``info`` holds what the adapter resolved (workspace id,
-    organization id, projects) for display."""
+    """One place on a platform that Feedkeeper delivers to (a Databricks workspace, a Valohai organization, ...).
+    What every platform shares is a column; what is platform-specific is in ``config``, declared and validated by
+    the kind's adapter (``cfg`` is it parsed). The credential (token or OAuth client secret) is encrypted;
+    ``credential_fingerprint`` names it. ``info`` holds what the adapter resolved (workspace id, organization id,
+    projects) for display."""
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20)
     url = models.URLField(max_length=300)
     auth_type = models.CharField(max_length=20)
-    client_id = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="The adapter's platform-specific settings.")
     credential = EncryptedTextField()
     credential_fingerprint = models.CharField(max_length=16)
-    organization = models.CharField(max_length=200, blank=True)
-    organization_id = models.CharField(max_length=64, blank=True)
     info = models.JSONField(default=dict, blank=True)
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="At most this many pushes run against this target at once."
@@ -63,6 +57,19 @@ class Target(models.Model):
 
         return get_adapter(self)
 
+    @property
+    def adapter_class(self) -> Any:
+        from targets.adapters import REGISTRY
+
+        return REGISTRY[self.kind]
+
+    @property
+    def cfg(self) -> Any:
+        """``config`` parsed into the adapter's ``TargetConfig`` dataclass."""
+        from targets.adapters.base import parse_config
+
+        return parse_config(self.adapter_class.TargetConfig, self.config)
+
     def get_kind_display(self) -> str:
         from targets.adapters import REGISTRY
 
@@ -78,21 +85,16 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    """One feed's credentialed index URL at one place in one target. ``mode`` and the fields it uses are the
-    adapter's to validate; ``location`` is the canonical name of the place (unique per target), so two deliveries
-    never fight over one secret. Feedkeeper owns only the places its deliveries name."""
+    """One feed's credentialed index URL at one place in one target. ``mode`` and ``config`` (the settings the
+    mode uses, ``cfg`` parsed) are the adapter's to validate; ``location`` is the canonical name of the place
+    (unique per target), so two deliveries never fight over one secret. Feedkeeper owns only the places its
+    deliveries name."""
 
     feed = models.ForeignKey("feeds.Feed", on_delete=models.CASCADE, related_name="deliveries")
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="deliveries")
     mode = models.CharField(max_length=32)
     role = models.CharField(max_length=8, default="index", choices=[("index", "index"), ("extra", "extra")])
-    scope = models.CharField(max_length=128, blank=True)
-    key = models.CharField(max_length=128, blank=True)
-    clusters = models.JSONField(default=list, blank=True)
-    env_var = models.CharField(max_length=64, blank=True)
-    policy_id = models.CharField(max_length=64, blank=True)
-    projects = models.JSONField(default=list, blank=True)
-    variable = models.CharField(max_length=128, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="The adapter's settings for this mode.")
     location = models.CharField(max_length=300, editable=False)
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
@@ -117,6 +119,22 @@ class Delivery(models.Model):
 
     def is_current(self) -> bool:
         return bool(self.delivered_fingerprint) and self.delivered_fingerprint == self.feed.fingerprint
+
+    @property
+    def cfg(self) -> Any:
+        """``config`` parsed into the target adapter's ``DeliveryConfig`` dataclass."""
+        from targets.adapters.base import parse_config
+
+        return parse_config(self.target.adapter_class.DeliveryConfig, self.config)
+
+    @property
+    def may_restart(self) -> bool:
+        """Whether pushing it may restart something running (the push form then asks for consent)."""
+        return bool(self.target.adapter_class.may_restart(self))
+
+    def rows(self) -> list[tuple[str, Any]]:
+        """The delivery's settings as (label, value) rows for its page."""
+        return list(self.target.adapter_class.delivery_rows(self))
 
 
 class PushStatus(models.TextChoices):
@@ -150,6 +168,9 @@ class Push(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running this push."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     fingerprint = models.CharField(max_length=16, blank=True)
@@ -161,7 +182,11 @@ class Push(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["target", "status"]), models.Index(fields=["status", "dispatched_at"])]
+        indexes = [
+            models.Index(fields=["target", "status"]),
+            models.Index(fields=["status", "dispatched_at"]),
+            models.Index(fields=["status", "heartbeat_at"], name="targets_pus_status_hb_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"push {self.pk} of delivery {self.delivery_id}: {self.status}"

@@ -1,27 +1,58 @@
-"""Pushing deliveries: request, dispatch under a per-target cap, run, retry, reconcile.
+"""Pushing deliveries: request, dispatch under a per-target cap, run, retry, recover, cover.
 
 The database is the source of truth. A push is a row; it is requested (``pending``), dispatched to the broker when
-its target has a free slot (``dispatched_at``), claimed by exactly one worker (``running``, by a conditional
-update) and ends ``succeeded`` or ``failed``. Transient failures go back to ``pending`` with a backoff; the
-reconciler re-dispatches anything a dead worker or a restarted broker lost. Tasks carry ids only.
+its target has a free slot (``dispatched_at``), claimed by exactly one worker (``running``, by a conditional update
+that also counts the attempt) and ends ``succeeded`` or ``failed``. Transient failures go back to ``pending`` with a
+backoff. Tasks carry ids only.
+
+Concurrency rules:
+
+- **Lock order.** Whoever locks a target row does it before any push row, with ``FOR NO KEY UPDATE`` (it serialises
+  the target's requesters and dispatchers, yet lets the foreign keys of new pushes take their ``FOR KEY SHARE``),
+  several targets in id order. Push rows come next, then delivery rows. Transactions stay short: a request over
+  many deliveries commits per chunk of targets, and the dispatcher marks deliveries ``pushing`` after releasing the
+  target. A transaction that still loses a lock conflict (deadlock victim, serialization failure) is run again
+  with a small jittered backoff, a bounded number of times, unless it is part of a caller's outer transaction.
+- **Claim-guarded outcomes.** A worker writes a push's outcome only while it still holds its claim: a conditional
+  update on ``status=running`` and the attempt number it claimed. If another worker took the push over, the late
+  outcome is logged and dropped.
+- **Heartbeats.** While the adapter works (in a helper thread), the worker thread writes ``heartbeat_at`` every
+  ``PUSH_HEARTBEAT_SECONDS``. A push is *stuck* only when its heartbeat is older than ``PUSH_STUCK_AFTER_SECONDS``
+  (its worker died), never because it started long ago, so a long push is never run twice while it is alive.
+- **Deadline.** Celery's time limits do not apply to the threads pool, so each push has its own deadline
+  (``PUSH_DEADLINE_SECONDS``): the worker thread waits for the adapter at most that long, then abandons the call
+  (the helper thread finishes it in the background, bounded by the HTTP timeouts of each request; adapters are
+  idempotent, so the retry and a late finish write the same value) and records a transient failure: it retries.
+- **Database errors.** A dropped connection or lock conflict around the claim, the heartbeat and the outcome is
+  retried on a fresh connection with backoff; if it keeps failing the push is left to be taken over when its
+  heartbeat expires. Nothing is stranded and the worker thread never dies of it.
+- **Recovery** (:func:`pushes_recover`, every ``PUSH_RECONCILE_EVERY_SECONDS``): takes over pushes whose heartbeat
+  expired, re-dispatches pushes the broker lost (dispatched longer than ``PUSH_DISPATCH_LOST_AFTER_SECONDS`` ago,
+  never started: a broker restarted empty), requests pushes for deliveries left without one, and dispatches.
+- **Coverage** (:func:`pushes_cover`, every ``PUSH_COVERAGE_EVERY_SECONDS``): one task per target asks its adapter,
+  in one call, which delivered deliveries need a push again (a new project, a cluster now terminated).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import random
-from collections.abc import Iterable
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, wait
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.backoff import backoff
 from core.redaction import redact
 from targets.adapters import AdapterError, PushResult
 from targets.models import Delivery, DeliveryStatus, Push, PushStatus, Target
@@ -30,8 +61,66 @@ log = logging.getLogger(__name__)
 
 PUSH_STUCK_AFTER = timedelta(seconds=settings.PUSH_STUCK_AFTER_SECONDS)
 DISPATCH_LOST_AFTER = timedelta(seconds=settings.PUSH_DISPATCH_LOST_AFTER_SECONDS)
+# A request over many deliveries commits per chunk of whole targets of about this many deliveries.
+REQUEST_CHUNK = 200
+# Lock conflicts are retried quickly; a lost connection is given more time to come back.
+CONFLICT_BACKOFF = (0.05, 1.0)
+CONNECTION_BACKOFF = (0.5, 8.0)
+# SQLSTATEs of a transaction that lost a lock conflict and may simply run again.
+_CONFLICTS = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+_DB_ERRORS = (OperationalError, InterfaceError)
+
+T = TypeVar("T")
 
 
+# --- database resilience ---------------------------------------------------------------------------------------
+def _is_conflict(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in _CONFLICTS or getattr(cause, "pgcode", None) in _CONFLICTS:
+        return True
+    return "database is locked" in str(exc)  # SQLite's busy timeout ran out
+
+
+def _reset_connection() -> None:
+    """Drop this thread's database connection after an error, so the next query opens a fresh one. Inside an
+    outer transaction nothing is closed: that transaction is lost either way and its owner decides."""
+    if connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except _DB_ERRORS as exc:
+        log.debug("Closing a broken database connection failed: %s", exc)
+
+
+def _db(fn: Callable[[], T], *, what: str) -> T:
+    """Run ``fn`` (one transaction, or none) and run it again when it lost a lock conflict or the database
+    connection failed, up to ``PUSH_DB_ATTEMPTS`` times with jittered backoff, on a fresh connection. Within a
+    caller's outer transaction it runs once: a failed statement has already doomed that transaction."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return fn()
+        except _DB_ERRORS as exc:
+            if connection.in_atomic_block or attempt >= settings.PUSH_DB_ATTEMPTS:
+                raise
+            conflict = _is_conflict(exc)
+            base, cap = CONFLICT_BACKOFF if conflict else CONNECTION_BACKOFF
+            delay = backoff(attempt, base=base, cap=cap)
+            log.warning(
+                "%s: %s (attempt %d); retrying in %.2f s",
+                what,
+                "lock conflict" if conflict else "database error",
+                attempt,
+                delay,
+                exc_info=not conflict,
+            )
+            if not conflict:
+                _reset_connection()
+            time.sleep(delay)
+
+
+# --- requesting ------------------------------------------------------------------------------------------------
 def push_request(*, delivery: Delivery, actor: Any, restart_consent: bool = False, reason: str = "manual") -> Push:
     """Ask for ``delivery`` to be pushed. A delivery has at most one waiting push: asking again returns it
     (adding restart consent if given now). The push is dispatched once this transaction commits."""
@@ -41,22 +130,68 @@ def push_request(*, delivery: Delivery, actor: Any, restart_consent: bool = Fals
 def pushes_request(
     *, deliveries: Iterable[Delivery], actor: Any, restart_consent: bool = False, reason: str = "manual"
 ) -> list[Push]:
-    """Request a push of each delivery, in one transaction and a constant number of queries (a "push all" over
-    thousands of deliveries must not run thousands of statements in the operator's request). Returns one push per
-    delivery, in order; each target is dispatched once, on commit."""
-    deliveries = list(deliveries)
+    """Request a push of each delivery in a few queries per chunk of targets (a "push all" over thousands of
+    deliveries must neither run thousands of statements nor hold locks long in the operator's request). Returns one
+    push per delivery, in order; each target is dispatched once its chunk commits.
+
+    Each chunk locks its targets first (id order), then the deliveries' waiting pushes, and commits; the one audit
+    event of the request is written with the last chunk. A chunk that loses a lock conflict runs again."""
+    deliveries = list({d.pk: d for d in deliveries}.values())
     if not deliveries:
         return []
     user = actor if getattr(actor, "is_authenticated", False) else None
+    by_target: dict[int, list[Delivery]] = {}
+    for d in deliveries:
+        by_target.setdefault(d.target_id, []).append(d)
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for target_id in sorted(by_target):
+        if size >= REQUEST_CHUNK:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(target_id)
+        size += len(by_target[target_id])
+    found: dict[int, Push] = {}
+    for number, chunk in enumerate(chunks, start=1):
+        part = [d for target_id in chunk for d in by_target[target_id]]
+        audit = functools.partial(_audit_request, user, deliveries, found, restart_consent) if user else None
+        found.update(
+            _db(
+                functools.partial(
+                    _request_chunk,
+                    chunk,
+                    part,
+                    user=user,
+                    restart_consent=restart_consent,
+                    reason=reason,
+                    audit=audit if number == len(chunks) else None,
+                ),
+                what=f"push request ({len(part)} deliveries)",
+            )
+        )
+    return [found[d.pk] for d in deliveries]
+
+
+def _request_chunk(
+    target_ids: list[int],
+    deliveries: list[Delivery],
+    *,
+    user: Any,
+    restart_consent: bool,
+    reason: str,
+    audit: Callable[[dict[int, Push]], None] | None,
+) -> dict[int, Push]:
     ids = [d.pk for d in deliveries]
     with transaction.atomic():
+        # The lock order: targets (id order) first, as the dispatcher does, then pushes.
+        list(Target.objects.select_for_update(no_key=True).filter(pk__in=target_ids).order_by("pk").values("pk"))
         waiting: dict[int, Push] = {}
         for push in (
             Push.objects.select_for_update()
             .filter(delivery_id__in=ids, status=PushStatus.PENDING, started_at__isnull=True)
-            .order_by("-id")
+            .order_by("id")
         ):
-            waiting[push.delivery_id] = push  # the oldest wins
+            waiting.setdefault(push.delivery_id, push)  # the oldest wins
         if restart_consent:
             Push.objects.filter(pk__in=[p.pk for p in waiting.values() if not p.restart_consent]).update(
                 restart_consent=True
@@ -69,22 +204,30 @@ def pushes_request(
             if d.pk not in waiting
         ]
         created = {p.delivery_id: p for p in Push.objects.bulk_create(fresh)}
-        pushes = [waiting.get(d.pk) or created[d.pk] for d in deliveries]
-        if user is not None:
-            detail = {"pushes": [p.pk for p in pushes][:500], "restart_consent": restart_consent, "count": len(pushes)}
-            if len(deliveries) == 1:
-                audit_record(actor=user, action="delivery.push_requested", obj=deliveries[0], detail=detail)
-            else:
-                audit_record(
-                    actor=user,
-                    action="delivery.push_requested",
-                    object_type="delivery",
-                    object_repr=f"{len(deliveries)} deliveries",
-                    detail={**detail, "deliveries": ids[:500]},
-                )
-        for target_id in sorted({d.target_id for d in deliveries}):
-            transaction.on_commit(functools.partial(_enqueue_dispatch, target_id))
+        pushes = {d.pk: waiting.get(d.pk) or created[d.pk] for d in deliveries}
+        if audit is not None:
+            audit(pushes)
+        for target_id in target_ids:
+            transaction.on_commit(functools.partial(_enqueue_dispatch, target_id), robust=True)
     return pushes
+
+
+def _audit_request(
+    user: Any, deliveries: list[Delivery], earlier: dict[int, Push], restart_consent: bool, last: dict[int, Push]
+) -> None:
+    every = {**earlier, **last}
+    push_ids = [every[d.pk].pk for d in deliveries if d.pk in every]
+    detail = {"pushes": push_ids[:500], "restart_consent": restart_consent, "count": len(deliveries)}
+    if len(deliveries) == 1:
+        audit_record(actor=user, action="delivery.push_requested", obj=deliveries[0], detail=detail)
+        return
+    audit_record(
+        actor=user,
+        action="delivery.push_requested",
+        object_type="delivery",
+        object_repr=f"{len(deliveries)} deliveries",
+        detail={**detail, "deliveries": [d.pk for d in deliveries][:500]},
+    )
 
 
 def _enqueue_dispatch(target_id: int, countdown: float | None = None) -> None:
@@ -96,6 +239,7 @@ def _enqueue_dispatch(target_id: int, countdown: float | None = None) -> None:
         dispatch_pushes.delay(target_id)
 
 
+# --- dispatching -----------------------------------------------------------------------------------------------
 def push_dispatch(*, target_id: int) -> int:
     """Send ready pushes of one target to the broker, never more in flight than ``Target.max_concurrency``.
     Returns how many were sent."""
@@ -106,68 +250,118 @@ def push_dispatch(*, target_id: int) -> int:
 def _dispatch(target_id: int, *, take_one: bool) -> tuple[int, int | None]:
     """Hand out the target's free slots to ready pushes. Dispatchers of one target are serialised by a row lock
     on it, so the cap holds. With ``take_one`` the caller (a worker that just freed a slot) keeps the first push to
-    run itself instead of sending it through the broker. Returns (how many were sent, the id kept)."""
-    from targets.tasks import run_push
+    run itself instead of sending it through the broker. Returns (how many were sent, the id kept).
 
+    The target lock is held only to pick and mark the pushes; the deliveries are marked ``pushing`` after it is
+    released, and only then are the pushes sent (so a worker never finishes one before its delivery says so)."""
+    ready = _db(functools.partial(_pick_ready, target_id), what=f"dispatch of target {target_id}")
+    if not ready:
+        return 0, None
+    delivery_ids = sorted({d for _, d in ready})
+    _db(
+        lambda: Delivery.objects.filter(pk__in=delivery_ids).update(status=DeliveryStatus.PUSHING),
+        what=f"dispatch of target {target_id}",
+    )
+    kept = ready.pop(0)[0] if take_one else None
+    send = [pk for pk, _ in ready]
+    if send:
+        from targets.tasks import run_push
+
+        for pk in send:
+            transaction.on_commit(functools.partial(run_push.delay, pk), robust=True)
+    return len(send), kept
+
+
+def _pick_ready(target_id: int) -> list[tuple[int, int]]:
     now = timezone.now()
     with transaction.atomic():
-        target = Target.objects.select_for_update().filter(pk=target_id).first()
+        target = Target.objects.select_for_update(no_key=True).filter(pk=target_id).values("max_concurrency").first()
         if target is None:
-            return 0, None
+            return []
         mine = Push.objects.filter(target_id=target_id)
         inflight = mine.filter(
             Q(status=PushStatus.RUNNING) | Q(status=PushStatus.PENDING, dispatched_at__isnull=False)
         ).count()
-        free = target.max_concurrency - inflight
+        free = target["max_concurrency"] - inflight
         if free <= 0:
-            return 0, None
+            return []
         ready = list(
             mine.filter(status=PushStatus.PENDING, dispatched_at__isnull=True)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("created_at", "id")
             .values_list("pk", "delivery_id")[:free]
         )
-        if not ready:
-            return 0, None
-        Push.objects.filter(pk__in=[pk for pk, _ in ready]).update(dispatched_at=now)
-        Delivery.objects.filter(pk__in=[d for _, d in ready]).update(status=DeliveryStatus.PUSHING)
-        kept = ready.pop(0)[0] if take_one else None
-        send = [pk for pk, _ in ready]
-        for pk in send:
-            transaction.on_commit(functools.partial(run_push.delay, pk))
-    return len(send), kept
+        if ready:
+            Push.objects.filter(pk__in=[pk for pk, _ in ready]).update(dispatched_at=now)
+    return ready
 
 
+# --- running ---------------------------------------------------------------------------------------------------
 def push_run(*, push_id: int) -> Push | None:
     """Run a dispatched push: claim it, push the feed's current credentialed URL, verify, record the outcome. Then
-    keep the freed slot busy: run the target's next ready push in the same task (no broker round trip) until
-    there is none. Returns the first push, or None when it was not claimable (done, or taken by another worker)."""
+    keep the freed slot busy: run the target's next ready push in the same task (no broker round trip), at most
+    ``PUSH_KEEP_SLOT_MAX`` pushes or ``PUSH_KEEP_SLOT_SECONDS``; after that the next one goes through the broker,
+    so one task never holds a worker thread for ever. Returns the first push, or None when it was not claimable
+    (done, or taken by another worker)."""
     first: Push | None = None
     current: int | None = push_id
+    ran = 0
+    started = time.monotonic()
     while current is not None:
         push = _claim(current)
         if push is None:
             return first
         done = _run_claimed(push)
         first = first or done
-        _, current = _dispatch(push.target_id, take_one=True)
+        ran += 1
+        keep = ran < settings.PUSH_KEEP_SLOT_MAX and time.monotonic() - started < settings.PUSH_KEEP_SLOT_SECONDS
+        try:
+            _, current = _dispatch(push.target_id, take_one=keep)
+        except _DB_ERRORS:
+            log.warning("Dispatch after push %s failed; the reconciler will dispatch", push.pk, exc_info=True)
+            _reset_connection()
+            return first
     return first
 
 
 def _claim(push_id: int) -> Push | None:
+    """Take the push (pending and dispatched) for this worker, counting the attempt. None when someone else has
+    it, it is done, or the database failed: then the push is either still dispatched (re-dispatched when the
+    dispatch counts as lost) or running without a heartbeat (taken over when it expires)."""
     now = timezone.now()
-    claimed = Push.objects.filter(pk=push_id, status=PushStatus.PENDING, dispatched_at__isnull=False).update(
-        status=PushStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
-    )
-    if claimed != 1:
+    try:
+        claimed = _db(
+            lambda: Push.objects.filter(pk=push_id, status=PushStatus.PENDING, dispatched_at__isnull=False).update(
+                status=PushStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+            ),
+            what=f"claim of push {push_id}",
+        )
+        if claimed != 1:
+            return None
+        return _db(
+            lambda: (
+                Push.objects.select_related("delivery__feed__current_token", "delivery__target")
+                .filter(pk=push_id, status=PushStatus.RUNNING)
+                .first()
+            ),
+            what=f"claim of push {push_id}",
+        )
+    except _DB_ERRORS:
+        log.exception("Claiming push %s failed; it will be recovered", push_id)
+        _reset_connection()
         return None
-    return Push.objects.select_related("delivery__feed__current_token", "target").filter(pk=push_id).first()
+
+
+class DeadlineExceeded(Exception):
+    """The adapter did not finish a push within ``PUSH_DEADLINE_SECONDS``."""
 
 
 def _run_claimed(push: Push) -> Push:
-    delivery, target = push.delivery, push.target
+    delivery = push.delivery
+    target = push.target = delivery.target
     feed = delivery.feed
     secrets: list[str] = []
+    outcome: Callable[[], Push]
     try:
         if feed.current_token is None:
             raise AdapterError("The feed has no token to deliver.", permanent=True)
@@ -176,70 +370,203 @@ def _run_claimed(push: Push) -> Push:
         secrets = [token, value, target.reveal_credential()]
         fingerprint = feed.current_token.fingerprint
         adapter = target.adapter()
-        result = adapter.push(delivery, value, restart_consent=push.restart_consent)
-        result = adapter.verify(delivery, result)
+        consent = push.restart_consent
+
+        def work() -> PushResult:
+            result = adapter.push(delivery, value, restart_consent=consent)
+            return adapter.verify(delivery, result)
+
+        result = _supervise(push, work)
+    except DeadlineExceeded as exc:
+        outcome = functools.partial(_failed, push, str(exc), permanent=False, retry_after=None)
     except AdapterError as exc:
-        return _failed(
-            push, redact(str(exc), secrets), permanent=exc.permanent, retry_after=exc.retry_after, detail=exc.detail
+        message = redact(str(exc), secrets)
+        outcome = functools.partial(
+            _failed, push, message, permanent=exc.permanent, retry_after=exc.retry_after, detail=exc.detail
         )
     except Exception as exc:
         log.exception("Push %s failed unexpectedly", push.pk)
         message = redact(f"Unexpected error: {type(exc).__name__}: {exc}", secrets)
-        return _failed(push, message, permanent=False, retry_after=None)
-    return _succeeded(push, fingerprint, result)
+        outcome = functools.partial(_failed, push, message, permanent=False, retry_after=None)
+    else:
+        outcome = functools.partial(_succeeded, push, fingerprint, result)
+    try:
+        return outcome()
+    except Exception:
+        # Retried already (see ``_db``): leave the push running; it is taken over once its heartbeat expires.
+        log.exception("The outcome of push %s could not be written; it will run again", push.pk)
+        _reset_connection()
+        return push
+
+
+# --- heartbeat and deadline ------------------------------------------------------------------------------------
+class _AdapterThread:
+    """A helper thread, one per worker thread, that runs adapter calls so the worker thread can heartbeat and keep
+    the deadline meanwhile. It lives from push to push, so the HTTP connections it pools are reused; one whose call
+    was abandoned is retired (it ends after that call) and replaced."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self.retired = False
+        threading.Thread(target=_serve, args=(self.jobs,), name="push-adapter", daemon=True).start()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self.jobs.put((future, fn))
+        return future
+
+    def retire(self) -> None:
+        self.retired = True
+        self.jobs.put(None)
+
+    def __del__(self) -> None:  # the worker thread ended
+        if not self.retired:
+            self.jobs.put(None)
+
+
+def _serve(jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None]) -> None:
+    try:
+        while (job := jobs.get()) is not None:
+            future, fn = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker thread
+                future.set_exception(exc)
+            finally:
+                connection.close()  # adapters rarely touch the database; never keep a connection idle here
+    finally:
+        connection.close()
+
+
+_local = threading.local()
+
+
+def _adapter_thread() -> _AdapterThread:
+    helper: _AdapterThread | None = getattr(_local, "adapter_thread", None)
+    if helper is None or helper.retired:
+        helper = _local.adapter_thread = _AdapterThread()
+    return helper
+
+
+def _supervise(push: Push, work: Callable[[], PushResult]) -> PushResult:
+    """Run ``work`` in the helper thread; heartbeat while it runs; give up at the deadline."""
+    helper = _adapter_thread()
+    future = helper.submit(work)
+    deadline = time.monotonic() + settings.PUSH_DEADLINE_SECONDS
+    while True:
+        remaining = deadline - time.monotonic()
+        wait([future], timeout=max(0.0, min(max(settings.PUSH_HEARTBEAT_SECONDS, 0.05), remaining)))
+        if future.done():
+            return future.result()
+        if time.monotonic() >= deadline:
+            helper.retire()
+            raise DeadlineExceeded(
+                f"The push did not finish within {settings.PUSH_DEADLINE_SECONDS:g} s; it was abandoned and will "
+                "run again."
+            )
+        _heartbeat(push)
+
+
+def _heartbeat(push: Push) -> bool:
+    """Say the push is alive. False when the claim is gone (taken over) or the database did not answer."""
+    try:
+        alive = Push.objects.filter(pk=push.pk, status=PushStatus.RUNNING, attempts=push.attempts).update(
+            heartbeat_at=timezone.now()
+        )
+    except _DB_ERRORS as exc:
+        log.warning("Heartbeat of push %s failed: %s", push.pk, exc)
+        _reset_connection()
+        return False
+    if not alive:
+        log.warning("Push %s (attempt %d) was taken over; its outcome will be dropped", push.pk, push.attempts)
+    return bool(alive)
+
+
+# --- outcomes --------------------------------------------------------------------------------------------------
+def _settle(push: Push, **changes: Any) -> bool:
+    """Write the outcome only if this worker still holds the claim (running, same attempt)."""
+    return Push.objects.filter(pk=push.pk, status=PushStatus.RUNNING, attempts=push.attempts).update(**changes) == 1
+
+
+def _dropped(push: Push, outcome: str) -> Push:
+    log.warning(
+        "Push %s (attempt %d) %s, but another worker took it over meanwhile; this outcome is dropped",
+        push.pk,
+        push.attempts,
+        outcome,
+    )
+    return push
 
 
 def _succeeded(push: Push, fingerprint: str, result: PushResult) -> Push:
     now = timezone.now()
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("feed__current_token")
-            .get(pk=push.delivery_id)
-        )
-        current = delivery.feed.fingerprint == fingerprint
-        push.status, push.finished_at, push.fingerprint = PushStatus.SUCCEEDED, now, fingerprint
-        push.remote_ts, push.error = result.remote_ts, ""
-        push.detail = {**result.detail, "notes": result.notes}
-        push.save(update_fields=["status", "finished_at", "fingerprint", "remote_ts", "error", "detail"])
-        delivery.status = DeliveryStatus.DELIVERED if current else DeliveryStatus.STALE
-        delivery.delivered_fingerprint, delivery.delivered_remote_ts = fingerprint, result.remote_ts
-        delivery.last_pushed_at, delivery.last_error = now, ""
-        delivery.state = {**delivery.state, **result.detail, "notes": result.notes}
-        delivery.save(
-            update_fields=[
-                "status",
-                "delivered_fingerprint",
-                "delivered_remote_ts",
-                "last_pushed_at",
-                "last_error",
-                "state",
-                "updated_at",
-            ]
-        )
-        audit_record(
-            actor=push.requested_by or "system",
-            action="delivery.push",
-            obj=delivery,
-            detail={
-                "push": push.pk,
-                "fingerprint": fingerprint,
-                "remote_ts": result.remote_ts,
-                "notes": result.notes,
-                "attempts": push.attempts,
-            },
-        )
-        if not current:
-            # The token changed while we pushed: push again with the new one.
-            push_request(delivery=delivery, actor="system", reason="stale")
+    detail = {**result.detail, "notes": result.notes}
+    changes: dict[str, Any] = {
+        "status": PushStatus.SUCCEEDED,
+        "finished_at": now,
+        "heartbeat_at": None,
+        "fingerprint": fingerprint,
+        "remote_ts": result.remote_ts,
+        "error": "",
+        "detail": detail,
+    }
+
+    def write() -> bool | None:
+        """None when the claim was lost; else whether the pushed token is still the feed's."""
+        with transaction.atomic():
+            if not _settle(push, **changes):
+                return None
+            delivery = (
+                Delivery.objects.select_for_update(of=("self",), no_key=True)
+                .select_related("feed__current_token")
+                .get(pk=push.delivery_id)
+            )
+            current = delivery.feed.fingerprint == fingerprint
+            delivery.status = DeliveryStatus.DELIVERED if current else DeliveryStatus.STALE
+            delivery.delivered_fingerprint, delivery.delivered_remote_ts = fingerprint, result.remote_ts
+            delivery.last_pushed_at, delivery.last_error = now, ""
+            delivery.state = {**delivery.state, **detail}
+            delivery.save(
+                update_fields=[
+                    "status",
+                    "delivered_fingerprint",
+                    "delivered_remote_ts",
+                    "last_pushed_at",
+                    "last_error",
+                    "state",
+                    "updated_at",
+                ]
+            )
+            audit_record(
+                actor=push.requested_by or "system",
+                action="delivery.push",
+                obj=delivery,
+                detail={
+                    "push": push.pk,
+                    "fingerprint": fingerprint,
+                    "remote_ts": result.remote_ts,
+                    "notes": result.notes,
+                    "attempts": push.attempts,
+                },
+            )
+            return current
+
+    current = _db(write, what=f"outcome of push {push.pk}")
+    if current is None:
+        return _dropped(push, "succeeded")
+    for name, value in changes.items():
+        setattr(push, name, value)
+    if not current:
+        # The token changed while we pushed: push again with the new one (if this fails, the delivery is stale
+        # without a push, and the reconciler requests one).
+        try:
+            pushes_request(deliveries=[Delivery.objects.get(pk=push.delivery_id)], actor="system", reason="stale")
+        except _DB_ERRORS:
+            log.warning("Requesting the stale push of delivery %s failed", push.delivery_id, exc_info=True)
+            _reset_connection()
     return push
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return min(retry_after, settings.PUSH_MAX_BACKOFF_SECONDS) + random.uniform(0, 0.5)
-    base = min(settings.PUSH_MAX_BACKOFF_SECONDS, settings.PUSH_BASE_BACKOFF_SECONDS * 2 ** (attempt - 1))
-    return random.uniform(base / 2, base)
 
 
 def _failed(
@@ -247,76 +574,152 @@ def _failed(
 ) -> Push:
     now = timezone.now()
     retry = not permanent and push.attempts < settings.PUSH_MAX_ATTEMPTS
-    with transaction.atomic():
-        if detail:
-            # What the failed attempt did achieve (e.g. per-project outcomes), so the next attempt and health know.
-            state = Delivery.objects.select_for_update().filter(pk=push.delivery_id).values_list("state", flat=True)
-            Delivery.objects.filter(pk=push.delivery_id).update(state={**(state.first() or {}), **detail})
-            push.detail = {**push.detail, **detail}
-            push.save(update_fields=["detail"])
-        if retry:
-            delay = _backoff(push.attempts, retry_after)
-            push.status, push.dispatched_at, push.started_at = PushStatus.PENDING, None, None
-            push.next_attempt_at, push.error = now + timedelta(seconds=delay), message
-            push.save(update_fields=["status", "dispatched_at", "started_at", "next_attempt_at", "error"])
-            Delivery.objects.filter(pk=push.delivery_id).update(
-                last_error=f"Attempt {push.attempts} failed, retrying in {delay:.0f}s: {message}"
-            )
-            target_id = push.target_id
-            transaction.on_commit(lambda: _enqueue_dispatch(target_id, countdown=delay))
-        else:
-            push.status, push.finished_at, push.error = PushStatus.FAILED, now, message
-            push.save(update_fields=["status", "finished_at", "error"])
-            Delivery.objects.filter(pk=push.delivery_id).update(
-                status=DeliveryStatus.FAILED, last_error=message, updated_at=now
-            )
-            audit_record(
-                actor=push.requested_by or "system",
-                action="delivery.push",
-                obj=push.delivery,
-                outcome=AuditEvent.Outcome.FAILURE,
-                detail={"push": push.pk, "error": message, "attempts": push.attempts, "permanent": permanent},
-            )
+    delay = (
+        backoff(
+            push.attempts,
+            base=settings.PUSH_BASE_BACKOFF_SECONDS,
+            cap=settings.PUSH_MAX_BACKOFF_SECONDS,
+            retry_after=retry_after,
+        )
+        if retry
+        else 0.0
+    )
+    changes: dict[str, Any] = {"error": message, "heartbeat_at": None, "detail": {**push.detail, **(detail or {})}}
+    if retry:
+        changes.update(
+            status=PushStatus.PENDING,
+            dispatched_at=None,
+            started_at=None,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+    else:
+        changes.update(status=PushStatus.FAILED, finished_at=now)
+    target_id = push.target_id
+
+    def write() -> bool:
+        with transaction.atomic():
+            if not _settle(push, **changes):
+                return False
+            updates: dict[str, Any] = {}
+            if detail:
+                # What the failed attempt did achieve (e.g. per-project outcomes), so the next attempt and health
+                # know.
+                state = (
+                    Delivery.objects.select_for_update(no_key=True)
+                    .filter(pk=push.delivery_id)
+                    .values_list("state", flat=True)
+                    .first()
+                )
+                updates["state"] = {**(state or {}), **detail}
+            if retry:
+                updates["last_error"] = f"Attempt {push.attempts} failed, retrying in {delay:.0f}s: {message}"
+                transaction.on_commit(functools.partial(_enqueue_dispatch, target_id, countdown=delay), robust=True)
+            else:
+                updates.update(status=DeliveryStatus.FAILED, last_error=message, updated_at=now)
+                audit_record(
+                    actor=push.requested_by or "system",
+                    action="delivery.push",
+                    obj=push.delivery,
+                    outcome=AuditEvent.Outcome.FAILURE,
+                    detail={"push": push.pk, "error": message, "attempts": push.attempts, "permanent": permanent},
+                )
+            Delivery.objects.filter(pk=push.delivery_id).update(**updates)
+            return True
+
+    if not _db(write, what=f"outcome of push {push.pk}"):
+        return _dropped(push, "failed")
+    for name, value in changes.items():
+        setattr(push, name, value)
     return push
 
 
+# --- recovery and coverage -------------------------------------------------------------------------------------
 def pushes_reconcile() -> dict[str, int]:
-    """Make sure nothing is lost: reset pushes whose worker died or whose broker message vanished, request pushes
-    for deliveries that are pending or stale without one, and dispatch every target with ready work."""
+    """Recovery and coverage at once (the scheduler runs them apart, at their own rates)."""
+    return {**pushes_recover(), "coverage": pushes_cover()}
+
+
+def pushes_recover() -> dict[str, int]:
+    """Make sure nothing is lost: take over pushes whose worker stopped heartbeating, re-dispatch pushes the broker
+    lost, request pushes for deliveries that are pending, pushing or stale without one, and dispatch every target
+    with ready work. Cheap (a few queries, no platform call): it runs every ``PUSH_RECONCILE_EVERY_SECONDS``."""
     now = timezone.now()
-    stuck = Push.objects.filter(status=PushStatus.RUNNING, started_at__lt=now - PUSH_STUCK_AFTER).update(
-        status=PushStatus.PENDING,
-        dispatched_at=None,
-        started_at=None,
-        error="The worker running this push stopped; it will run again.",
+    silent = now - PUSH_STUCK_AFTER
+    stuck = _db(
+        lambda: (
+            Push.objects.filter(status=PushStatus.RUNNING)
+            .filter(Q(heartbeat_at__lt=silent) | Q(heartbeat_at__isnull=True, started_at__lt=silent))
+            .update(
+                status=PushStatus.PENDING,
+                dispatched_at=None,
+                started_at=None,
+                heartbeat_at=None,
+                next_attempt_at=None,
+                error="The worker running this push stopped; it will run again.",
+            )
+        ),
+        what="takeover of stuck pushes",
     )
-    lost = Push.objects.filter(
-        status=PushStatus.PENDING, started_at__isnull=True, dispatched_at__lt=now - DISPATCH_LOST_AFTER
-    ).update(dispatched_at=None)
-    orphaned = (
+    lost = _db(
+        lambda: Push.objects.filter(
+            status=PushStatus.PENDING, started_at__isnull=True, dispatched_at__lt=now - DISPATCH_LOST_AFTER
+        ).update(dispatched_at=None),
+        what="re-dispatch of lost pushes",
+    )
+    orphaned = list(
         Delivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.STALE, DeliveryStatus.PUSHING])
         .exclude(pushes__status__in=[PushStatus.PENDING, PushStatus.RUNNING])
-        .select_related("target")
+        .order_by("pk")[:1000]
     )
-    requested = 0
-    for delivery in orphaned[:1000]:
-        push_request(delivery=delivery, actor="system", reason="reconcile")
-        requested += 1
-    coverage = 0
-    for delivery in Delivery.objects.filter(status=DeliveryStatus.DELIVERED).select_related("target", "feed"):
-        try:
-            if delivery.target.adapter().needs_push(delivery):
-                push_request(delivery=delivery, actor="system", reason="coverage")
-                coverage += 1
-        except AdapterError as exc:
-            log.info("Coverage check of delivery %s skipped: %s", delivery.pk, exc)
-    dispatched = 0
-    ready_targets = (
+    if orphaned:
+        pushes_request(deliveries=orphaned, actor="system", reason="reconcile")
+    ready_targets = list(
         Push.objects.filter(status=PushStatus.PENDING, dispatched_at__isnull=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("target_id")
         .values_list("target_id", flat=True)
         .distinct()
     )
-    for target_id in list(ready_targets):
-        dispatched += push_dispatch(target_id=target_id)
-    return {"stuck": stuck, "lost": lost, "requested": requested, "coverage": coverage, "dispatched": dispatched}
+    dispatched = sum(push_dispatch(target_id=target_id) for target_id in ready_targets)
+    return {"stuck": stuck, "lost": lost, "requested": len(orphaned), "dispatched": dispatched}
+
+
+def pushes_cover() -> int:
+    """Fan out one coverage task per target with delivered deliveries. Returns how many were enqueued."""
+    from targets.tasks import cover_target
+
+    target_ids = list(
+        Delivery.objects.filter(status=DeliveryStatus.DELIVERED)
+        .order_by("target_id")
+        .values_list("target_id", flat=True)
+        .distinct()
+    )
+    for target_id in target_ids:
+        cover_target.delay(target_id)
+    return len(target_ids)
+
+
+def push_cover_target(*, target_id: int) -> int:
+    """Ask the target's adapter, in one call, which of its delivered deliveries need a push again (a project
+    created since, a cluster now terminated) and request those. Returns how many were requested."""
+    target = Target.objects.filter(pk=target_id).first()
+    if target is None:
+        return 0
+    deliveries = list(
+        Delivery.objects.filter(target_id=target_id, status=DeliveryStatus.DELIVERED)
+        .select_related("feed__current_token")
+        .order_by("pk")
+    )
+    if not deliveries:
+        return 0
+    for delivery in deliveries:
+        delivery.target = target
+    try:
+        wanted = set(target.adapter().deliveries_needing_push(deliveries))
+    except AdapterError as exc:
+        log.info("Coverage check of target %s skipped: %s", target_id, exc)
+        return 0
+    due = [d for d in deliveries if d.pk in wanted]
+    if due:
+        pushes_request(deliveries=due, actor="system", reason="coverage")
+    return len(due)

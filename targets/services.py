@@ -1,30 +1,25 @@
-"""Target and delivery workflows: create, update, delete, health checks, and the hooks feeds call. Each is atomic
-and audited in the same transaction. Pushing lives in :mod:`targets.pushing`."""
+"""Target and delivery workflows: create, update, delete, and what feeds call through their hooks. Each is atomic
+and audited in the same transaction. Pushing lives in :mod:`targets.pushing`, health checks in
+:mod:`targets.checks`."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
 
-from audit.models import AuditEvent
 from audit.services import audit_record
-from core.models import CheckRun
 from core.urlpolicy import validate_service_url
-from targets.adapters import REGISTRY, AdapterError, HealthResult
-from targets.models import Delivery, DeliveryStatus, Health, Push, Target, TargetCheck
+from targets.adapters import REGISTRY, all_fields, secret_inputs
+from targets.checks import target_check_request
+from targets.models import Delivery, DeliveryStatus, Push, Target
 from targets.pushing import push_request, pushes_request
 
 log = logging.getLogger(__name__)
 
-TARGET_FIELDS = ("name", "url", "auth_type", "client_id", "organization", "max_concurrency")
-DELIVERY_FIELDS = ("mode", "role", "scope", "key", "clusters", "env_var", "policy_id", "projects", "variable")
-_RANK: dict[str, int] = {Health.OK: 0, Health.UNKNOWN: 1, Health.WARNING: 1, Health.FAILING: 2}
+COMMON_TARGET_FIELDS = ("name", "url", "auth_type", "max_concurrency")
 
 
 def _adapter_class(kind: str) -> Any:
@@ -34,7 +29,17 @@ def _adapter_class(kind: str) -> Any:
     return cls
 
 
+def _refuse_foreign(values: dict[str, Any], own: set[str], what: str) -> None:
+    """Platform settings another platform (or another mode) declares are refused when given a value, so a
+    misdirected field never silently disappears."""
+    foreign = {k: "Not used by " + what + "." for k, v in values.items() if k not in own and v not in (None, "", [])}
+    if foreign:
+        raise ValidationError(foreign)
+
+
 def _clean_target(kind: str, values: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str, Any]:
+    """The common fields checked here, the platform's through its adapter. Returns the common fields and
+    ``config`` (the adapter's settings)."""
     cls = _adapter_class(kind)
     values = dict(values)
     values["name"] = str(values.get("name") or "").strip()
@@ -57,16 +62,21 @@ def _clean_target(kind: str, values: dict[str, Any], *, exclude_pk: int | None =
     if not 1 <= int(concurrency) <= 64:
         raise ValidationError({"max_concurrency": "Choose between 1 and 64."})
     values["max_concurrency"] = int(concurrency)
-    return dict(cls.clean_target(values))
+    own = {f.name for f in cls.target_fields()}
+    _refuse_foreign(
+        {k: v for k, v in values.items() if k not in COMMON_TARGET_FIELDS},
+        own,
+        f"{cls.label} targets",
+    )
+    cleaned = dict(cls.clean_target(values))
+    config = {name: cleaned[name] for name in sorted(own) if cleaned.get(name) not in (None, "", [])}
+    return {**{f: cleaned[f] for f in COMMON_TARGET_FIELDS}, "config": config}
 
 
-def _credential_from(auth_type: str, token: str | None, client_secret: str | None, client_id: str) -> str | None:
-    """The secret to store for ``auth_type``, or None when none was given. Raises on an incomplete OAuth pair."""
-    if auth_type == "oauth_m2m":
-        if client_secret and not client_id:
-            raise ValidationError({"client_id": "Enter the service principal's client id."})
-        return client_secret or None
-    return token or None
+def _credential_from(cls: Any, auth_type: str, secrets: dict[str, str]) -> tuple[str, str | None]:
+    """(the input's name, the secret given for ``auth_type`` or None)."""
+    name = cls.auth_spec(auth_type).secret
+    return name, (secrets.get(name) or None)
 
 
 def _check_secret(value: str, field: str) -> None:
@@ -74,16 +84,22 @@ def _check_secret(value: str, field: str) -> None:
         raise ValidationError({field: "This must be one line without spaces at its ends, at most 4096 characters."})
 
 
+def _split_secrets(values: dict[str, Any]) -> dict[str, str]:
+    """Take the write-only credential inputs (``token``, ``client_secret``, ...) out of ``values``."""
+    return {name: str(values.pop(name) or "") for name in list(secret_inputs()) if name in values}
+
+
 @transaction.atomic
-def target_create(*, actor: Any, kind: str, token: str = "", client_secret: str = "", **values: Any) -> Target:
+def target_create(*, actor: Any, kind: str, **values: Any) -> Target:
     """Register a target and queue its first health check (which also resolves what the target is)."""
+    secrets = _split_secrets(values)
     cleaned = _clean_target(kind, values)
-    secret = _credential_from(cleaned["auth_type"], token, client_secret, cleaned.get("client_id", ""))
+    cls = _adapter_class(kind)
+    field, secret = _credential_from(cls, cleaned["auth_type"], secrets)
     if not secret:
-        field = "client_secret" if cleaned["auth_type"] == "oauth_m2m" else "token"
         raise ValidationError({field: "Enter the credential Feedkeeper uses for this target."})
-    _check_secret(secret, "client_secret" if cleaned["auth_type"] == "oauth_m2m" else "token")
-    target = Target(kind=kind, **{f: cleaned.get(f, "") for f in TARGET_FIELDS})
+    _check_secret(secret, field)
+    target = Target(kind=kind, **cleaned)
     target.set_credential(secret)
     target.save()
     audit_record(
@@ -95,8 +111,7 @@ def target_create(*, actor: Any, kind: str, token: str = "", client_secret: str 
             "kind": kind,
             "url": target.url,
             "auth_type": target.auth_type,
-            "client_id": target.client_id,
-            "organization": target.organization,
+            **target.config,
             "credential_fingerprint": target.credential_fingerprint,
         },
     )
@@ -104,26 +119,34 @@ def target_create(*, actor: Any, kind: str, token: str = "", client_secret: str 
     return target
 
 
+def _flat(target_or_delivery: Any, common: tuple[str, ...]) -> dict[str, Any]:
+    return {**{f: getattr(target_or_delivery, f) for f in common}, **(target_or_delivery.config or {})}
+
+
 @transaction.atomic
-def target_update(*, actor: Any, target: Target, token: str = "", client_secret: str = "", **changes: Any) -> Target:
+def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
     """Change a target's definition and, when given, its credential."""
     target = Target.objects.select_for_update().get(pk=target.pk)
-    unknown = set(changes) - set(TARGET_FIELDS)
+    cls = _adapter_class(target.kind)
+    secrets = _split_secrets(changes)
+    allowed = set(COMMON_TARGET_FIELDS) | set(all_fields("target"))
+    unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({f: "This field cannot be changed." for f in unknown})
-    values = {f: getattr(target, f) for f in TARGET_FIELDS}
+    values = _flat(target, COMMON_TARGET_FIELDS)
     values.update({k: v for k, v in changes.items() if v is not None})
     cleaned = _clean_target(target.kind, values, exclude_pk=target.pk)
-    secret = _credential_from(cleaned["auth_type"], token, client_secret, cleaned.get("client_id", ""))
+    field, secret = _credential_from(cls, cleaned["auth_type"], secrets)
     if cleaned["auth_type"] != target.auth_type and not secret:
         raise ValidationError({"auth_type": "Changing how Feedkeeper authenticates needs the new credential."})
-    changed = {
-        f: [getattr(target, f), cleaned.get(f, "")] for f in TARGET_FIELDS if getattr(target, f) != cleaned.get(f, "")
-    }
-    for f in TARGET_FIELDS:
-        setattr(target, f, cleaned.get(f, ""))
+    before, after = _flat(target, COMMON_TARGET_FIELDS), {**cleaned, **cleaned["config"]}
+    after.pop("config")
+    changed = {f: [before.get(f, ""), after.get(f, "")] for f in sorted(set(before) | set(after))}
+    changed = {f: v for f, v in changed.items() if v[0] != v[1]}
+    for f, v in cleaned.items():
+        setattr(target, f, v)
     if secret:
-        _check_secret(secret, "client_secret" if cleaned["auth_type"] == "oauth_m2m" else "token")
+        _check_secret(secret, field)
         previous = target.credential_fingerprint
         target.set_credential(secret)
         changed["credential_fingerprint"] = [previous, target.credential_fingerprint]
@@ -155,8 +178,10 @@ def target_delete(*, actor: Any, target: Target) -> None:
 
 
 def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str, Any]:
+    """Mode and role checked here, the mode's settings by the adapter. Returns ``mode``, ``role``,
+    ``location`` and ``config``; refuses a place another delivery of the target already writes."""
     cls = _adapter_class(target.kind)
-    values = {k: values.get(k) for k in DELIVERY_FIELDS if values.get(k) is not None}
+    values = {k: v for k, v in values.items() if v is not None}
     if not values.get("mode"):
         values["mode"] = next(iter(cls.modes))
     if values["mode"] not in cls.modes:
@@ -164,12 +189,17 @@ def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int |
     values.setdefault("role", "index")
     if values["role"] not in ("index", "extra"):
         raise ValidationError({"role": "Choose index or extra."})
+    own = {f.name for f in cls.delivery_fields()}
+    _refuse_foreign({k: v for k, v in values.items() if k not in ("mode", "role")}, own, f"{cls.label} deliveries")
     cleaned = dict(cls.clean_delivery(values))
-    others = Delivery.objects.filter(target=target).select_related("feed")
+    config = {name: cleaned[name] for name in sorted(own) if cleaned.get(name) not in (None, "", [])}
+    result = {"mode": cleaned["mode"], "role": cleaned.get("role", "index"), "location": cleaned["location"]}
+    result["config"] = config
+    others = Delivery.objects.filter(target=target).select_related("feed", "target")
     if exclude_pk is not None:
         others = others.exclude(pk=exclude_pk)
     for other in others:
-        if cls.conflicts(cleaned, other):
+        if cls.conflicts({**result, **config}, other):
             raise ValidationError(
                 {
                     "non_field_errors": [
@@ -177,7 +207,11 @@ def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int |
                     ]
                 }
             )
-    return cleaned
+    return result
+
+
+def _delivery_detail(cleaned: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cleaned.items() if k != "config"} | cleaned["config"]
 
 
 def delivery_create(*, actor: Any, feed: Any, target: Target, **values: Any) -> Delivery:
@@ -190,7 +224,7 @@ def delivery_create(*, actor: Any, feed: Any, target: Target, **values: Any) -> 
                 actor=actor,
                 action="delivery.create",
                 obj=delivery,
-                detail={k: v for k, v in cleaned.items()} | {"feed": feed.pk, "target": target.pk},
+                detail=_delivery_detail(cleaned) | {"feed": feed.pk, "target": target.pk},
             )
             push_request(delivery=delivery, actor=actor, reason="created")
     except IntegrityError:
@@ -203,12 +237,26 @@ def delivery_create(*, actor: Any, feed: Any, target: Target, **values: Any) -> 
 @transaction.atomic
 def delivery_update(*, actor: Any, delivery: Delivery, **changes: Any) -> Delivery:
     """Change where a delivery places the URL; it becomes pending and is pushed again. The old place, if it
-    moved, is left as it is (Feedkeeper never deletes what it no longer names)."""
+    moved, is left as it is (Feedkeeper never deletes what it no longer names). Settings not given keep their
+    value; a mode change starts from the new mode's defaults."""
     delivery = Delivery.objects.select_for_update(of=("self",)).select_related("target").get(pk=delivery.pk)
-    values = {f: getattr(delivery, f) for f in DELIVERY_FIELDS}
-    values.update({k: v for k, v in changes.items() if k in DELIVERY_FIELDS and v is not None})
+    cls = _adapter_class(delivery.target.kind)
+    unknown = set(changes) - {"mode", "role"} - set(all_fields("delivery"))
+    if unknown:
+        raise ValidationError({f: "This field cannot be changed." for f in sorted(unknown)})
+    values: dict[str, Any] = {"mode": delivery.mode, "role": delivery.role}
+    mode = changes.get("mode") or delivery.mode
+    if mode == delivery.mode:
+        values.update(delivery.config or {})
+    elif mode in cls.modes:
+        keep = set(cls.modes[mode].fields)
+        values.update({k: v for k, v in (delivery.config or {}).items() if k in keep})
+    values.update({k: v for k, v in changes.items() if v is not None})
     cleaned = _clean_delivery(delivery.target, values, exclude_pk=delivery.pk)
-    changed = {f: [getattr(delivery, f), cleaned[f]] for f in cleaned if getattr(delivery, f) != cleaned[f]}
+    before = _flat(delivery, ("mode", "role", "location"))
+    after = _delivery_detail(cleaned)
+    changed = {f: [before.get(f, ""), after.get(f, "")] for f in sorted(set(before) | set(after))}
+    changed = {f: v for f, v in changed.items() if v[0] != v[1]}
     if not changed:
         return delivery
     for f, v in cleaned.items():
@@ -251,90 +299,3 @@ def deliveries_mark_stale(*, feed: Any, actor: Any) -> int:
         )
         pushes_request(deliveries=deliveries, actor="system", reason="stale")
     return len(deliveries)
-
-
-# --- health checks ---------------------------------------------------------------------------------------
-
-
-def target_check_request(*, actor: Any, target: Target) -> TargetCheck:
-    """Record a pending health check and enqueue it on commit."""
-    from targets.tasks import run_target_check
-
-    with transaction.atomic():
-        check = TargetCheck.objects.create(
-            target=target, requested_by=actor if getattr(actor, "is_authenticated", False) else None
-        )
-        transaction.on_commit(lambda: run_target_check.delay(check.pk))
-    return check
-
-
-def _overall(results: list[HealthResult]) -> str:
-    if not results:
-        return Health.WARNING
-    worst = max(results, key=lambda r: _RANK.get(r.status, 2))
-    return Health.OK if worst.status == Health.OK else worst.status
-
-
-def target_check_run(*, check_id: int) -> TargetCheck | None:
-    """Run a target's health checks once (claimed race-safely), store results and the target's health."""
-    claimed = CheckRun.objects.filter(pk=check_id, kind=CheckRun.Kind.TARGET, status="pending").update(
-        status="running", started_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if claimed != 1:
-        return None
-    check = TargetCheck.objects.select_related("target").get(pk=check_id)
-    target = check.target
-    adapter = target.adapter()
-    deliveries = list(target.deliveries.select_related("feed__current_token"))
-    try:
-        info = adapter.describe()
-        if info:
-            target.info = {**target.info, **info}
-            updates: dict[str, Any] = {"info": target.info}
-            if info.get("organization_id"):  # the resolved numeric id org-scoped calls need (Valohai)
-                updates["organization_id"] = str(info["organization_id"])
-            Target.objects.filter(pk=target.pk).update(**updates)
-        results = adapter.check_health(deliveries)
-    except AdapterError as exc:
-        results = [HealthResult("reach", Health.FAILING, str(exc))]
-    except Exception as exc:
-        log.exception("Health check %s failed unexpectedly", check_id)
-        results = [HealthResult("internal", Health.FAILING, f"Unexpected error: {type(exc).__name__}")]
-    overall = _overall(results)
-    now = timezone.now()
-    with transaction.atomic():
-        check.status, check.results, check.finished_at = overall, [r.as_dict() for r in results], now
-        check.detail = "; ".join(f"{r.name}: {r.detail}" for r in results if r.status != Health.OK)[:2000]
-        check.save(update_fields=["status", "results", "finished_at", "detail"])
-        Target.objects.filter(pk=target.pk).update(health=overall, health_checked_at=now)
-        audit_record(
-            actor=check.requested_by or "scheduler",
-            action="target.check",
-            obj=target,
-            outcome=AuditEvent.Outcome.SUCCESS if overall == Health.OK else AuditEvent.Outcome.FAILURE,
-            detail={
-                "check": check.pk,
-                "status": overall,
-                "failing": [r.name for r in results if r.status != Health.OK],
-            },
-        )
-    return check
-
-
-def targets_check_all(*, actor: Any = "scheduler") -> list[TargetCheck]:
-    return [target_check_request(actor=actor, target=t) for t in Target.objects.all()]
-
-
-def target_checks_reconcile() -> int:
-    """Fail target checks stuck running (their worker died); re-enqueue old pending ones."""
-    from targets.tasks import run_target_check
-
-    now = timezone.now()
-    failed = CheckRun.objects.filter(
-        kind=CheckRun.Kind.TARGET, status="running", started_at__lt=now - timedelta(minutes=10)
-    ).update(status=Health.FAILING, finished_at=now, detail="The worker running this check stopped.")
-    for pk in CheckRun.objects.filter(
-        kind=CheckRun.Kind.TARGET, status="pending", created_at__lt=now - timedelta(minutes=2)
-    ).values_list("pk", flat=True):
-        run_target_check.delay(pk)
-    return failed

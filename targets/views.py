@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,18 +16,12 @@ from core.forms import apply_validation_error
 from core.permissions import RoleRequiredMixin
 from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
-from targets import services
-from targets.forms import DeliveryFilterForm, DeliveryForm, PushForm, TargetForm, delivery_initial
-from targets.models import Delivery, DeliveryStatus, Push, Target, TargetCheck
+from targets import checks, services
+from targets.filters import DeliveryFilter
+from targets.forms import DeliveryForm, PushForm, TargetForm, delivery_initial, target_initial
+from targets.models import Delivery, Push, Target, TargetCheck
 from targets.pushing import pushes_request
-
-STATUS_ORDER = [s.value for s in DeliveryStatus]
-
-
-def with_delivery_counts(qs: QuerySet[Target]) -> QuerySet[Target]:
-    """Annotate ``n_deliveries`` and ``n_<status>`` for the state summary."""
-    counts = {f"n_{s}": Count("deliveries", filter=Q(deliveries__status=s)) for s in STATUS_ORDER}
-    return qs.annotate(n_deliveries=Count("deliveries"), **counts)
+from targets.queries import with_delivery_counts
 
 
 def _next_url(request: HttpRequest, candidate: str, default: str) -> str:
@@ -61,7 +54,7 @@ class TargetDetailView(RoleRequiredMixin, DetailView):
         ctx["check"] = target.checks.first()
         ctx["deliveries"] = list(target.deliveries.select_related("feed"))
         ctx["pushes"] = target.pushes.select_related("delivery__feed")[:15]
-        ctx["any_clusters"] = any(d.clusters for d in ctx["deliveries"])
+        ctx["any_clusters"] = any(d.may_restart for d in ctx["deliveries"])
         return ctx
 
 
@@ -92,8 +85,7 @@ class TargetEditView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         target = get_object_or_404(Target, pk=pk)
-        initial = {f: getattr(target, f) for f in services.TARGET_FIELDS}
-        form = TargetForm(initial=initial, target=target)
+        form = TargetForm(initial=target_initial(target), target=target)
         return render(request, "targets/target_form.html", {"form": form, "target": target})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
@@ -140,7 +132,7 @@ class TargetCheckView(RoleRequiredMixin, View):
 
     def post(self, request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
         target = get_object_or_404(Target, pk=pk)
-        check = services.target_check_request(actor=request.user, target=target)
+        check = checks.target_check_request(actor=request.user, target=target)
         if request.htmx:
             return render(request, "targets/target_detail.html#health", {"check": check, "target": target})
         messages.info(request, "Health check started.")
@@ -179,23 +171,21 @@ class DeliveryListView(RoleRequiredMixin, ListView):
     paginate_by = 100
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.filters = DeliveryFilterForm(request.GET or None)
+        self.filterset = DeliveryFilter(request.GET or None, queryset=Delivery.objects.select_related("feed", "target"))
         response = super().get(request, *args, **kwargs)
-        if self.filters.is_bound and not self.filters.is_valid():
+        if self.filterset.is_bound and not self.filterset.is_valid():
             response.status_code = 400
         return response
 
     def get_queryset(self) -> Any:
-        qs = Delivery.objects.select_related("feed", "target")
-        if self.filters.is_bound and self.filters.is_valid():
-            for field, value in self.filters.cleaned_data.items():
-                if value:
-                    qs = qs.filter(**{field: value})
-        return qs
+        """The filtered deliveries; all of them when a filter value is not valid (the page says which)."""
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            return self.filterset.queryset
+        return self.filterset.qs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
-        ctx["filters"] = self.filters
+        ctx["filters"] = self.filterset.form
         return ctx
 
 
@@ -207,7 +197,6 @@ class DeliveryDetailView(RoleRequiredMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
         ctx["pushes"] = self.object.pushes.all()[:30]
-        ctx["cluster_states"] = (self.object.state or {}).get("clusters") or {}
         return ctx
 
 
@@ -288,7 +277,7 @@ class DeliveryPushView(RoleRequiredMixin, View):
         consent = bool(form.cleaned_data.get("restart_consent"))
         push = services.delivery_push(actor=request.user, delivery=delivery, restart_consent=consent)
         note = ""
-        if delivery.clusters:
+        if delivery.may_restart:
             note = (
                 " Running clusters are restarted to wire them."
                 if push.restart_consent

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "django_filters",
     "django_celery_beat",
     "django_htmx",
     "template_partials",
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "audit",
     "feeds",
     "targets",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -154,8 +156,21 @@ HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=6)
 PUSH_BASE_BACKOFF_SECONDS = env.float("PUSH_BASE_BACKOFF_SECONDS", default=5.0)
 PUSH_MAX_BACKOFF_SECONDS = env.float("PUSH_MAX_BACKOFF_SECONDS", default=300.0)
-PUSH_STUCK_AFTER_SECONDS = env.int("PUSH_STUCK_AFTER_SECONDS", default=300)
-PUSH_DISPATCH_LOST_AFTER_SECONDS = env.int("PUSH_DISPATCH_LOST_AFTER_SECONDS", default=120)
+# A running push heartbeats this often; one silent for PUSH_STUCK_AFTER_SECONDS lost its worker and runs again.
+PUSH_HEARTBEAT_SECONDS = env.float("PUSH_HEARTBEAT_SECONDS", default=10.0)
+PUSH_STUCK_AFTER_SECONDS = env.float("PUSH_STUCK_AFTER_SECONDS", default=45.0)
+# A push handed to the broker but not started this long was lost (a broker restarted empty): hand it over again.
+PUSH_DISPATCH_LOST_AFTER_SECONDS = env.float("PUSH_DISPATCH_LOST_AFTER_SECONDS", default=60.0)
+# How often the reconciler recovers lost pushes, and how often each target is asked what needs a push again.
+PUSH_RECONCILE_EVERY_SECONDS = env.float("PUSH_RECONCILE_EVERY_SECONDS", default=15.0)
+PUSH_COVERAGE_EVERY_SECONDS = env.float("PUSH_COVERAGE_EVERY_SECONDS", default=300.0)
+# A worker that finished a push runs its target's next one itself, this many pushes or seconds at most.
+PUSH_KEEP_SLOT_MAX = env.int("PUSH_KEEP_SLOT_MAX", default=50)
+PUSH_KEEP_SLOT_SECONDS = env.float("PUSH_KEEP_SLOT_SECONDS", default=60.0)
+# A push whose platform calls take longer than this is abandoned and retried.
+PUSH_DEADLINE_SECONDS = env.float("PUSH_DEADLINE_SECONDS", default=300.0)
+# Tries of a push's database work (claim, outcome, dispatch) on a lock conflict or a dropped connection.
+PUSH_DB_ATTEMPTS = env.int("PUSH_DB_ATTEMPTS", default=5)
 # Valohai organization environment-variable groups: the endpoint is not publicly documented (experimental).
 VALOHAI_GROUP_PATH = env.str("VALOHAI_GROUP_PATH", default="/api/v0/environment-variable-groups/")
 
@@ -202,6 +217,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -211,6 +227,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Feed and target checks share their kinds; one name for that enum wherever it appears.
+    "ENUM_NAME_OVERRIDES": {"CheckKindEnum": "core.models.CheckRun.Kind"},
 }
 
 # --- Logging -----------------------------------------------------------------------------------
@@ -234,6 +252,8 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "check-all-feeds": {"task": "feeds.check_all_feeds", "schedule": 6 * 60 * 60},
     "reconcile-feed-checks": {"task": "feeds.reconcile_checks", "schedule": 60},
-    "reconcile-pushes": {"task": "targets.reconcile_pushes", "schedule": 60},
+    "reconcile-pushes": {"task": "targets.reconcile_pushes", "schedule": PUSH_RECONCILE_EVERY_SECONDS},
+    "cover-pushes": {"task": "targets.cover_pushes", "schedule": PUSH_COVERAGE_EVERY_SECONDS},
+    "reconcile-target-checks": {"task": "targets.reconcile_target_checks", "schedule": 60},
     "check-all-targets": {"task": "targets.check_all_targets", "schedule": 30 * 60},
 }

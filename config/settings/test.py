@@ -1,15 +1,36 @@
 """Settings for `make test`. PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI), else embedded."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import DATABASES, env
 
+
+def _run_dir() -> Path:
+    """The test run's folder: the one named by ``FEEDKEEPER_TEST_RUN_DIR`` (a worker subprocess inherits its run's),
+    else a new one that this process owns and removes when it exits (not a process forked from it)."""
+    inherited = os.environ.get("FEEDKEEPER_TEST_RUN_DIR")
+    if inherited:
+        return Path(inherited)
+    created = tempfile.mkdtemp(prefix="feedkeeper-tests-")
+    os.environ["FEEDKEEPER_TEST_RUN_DIR"] = created
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(created, ignore_errors=True)
+
+    atexit.register(remove)
+    return Path(created)
+
+
 # One folder per test run (inherited by worker subprocesses through the environment), so concurrent runs never
 # share a SQLite file or a broker folder.
-TEST_RUN_DIR = Path(os.environ.setdefault("FEEDKEEPER_TEST_RUN_DIR", tempfile.mkdtemp(prefix="feedkeeper-tests-")))
+TEST_RUN_DIR = _run_dir()
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="test-secret-key-not-for-production")

@@ -1,4 +1,4 @@
-"""Clusters and cluster-policy handlers (PLATFORMS.md sections 1.6 and 1.7).
+"""Clusters and cluster-policy handlers (docs/platforms.md sections 1.6 and 1.7).
 
 Clusters answer on both ``/api/2.1/clusters/...`` and ``/api/2.0/clusters/...``. Restarts are
 instant: editing a RUNNING cluster stamps ``last_restarted_time`` and counts in ``ws.restarts``.

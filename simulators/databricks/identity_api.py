@@ -1,6 +1,6 @@
 """Identity handlers: host metadata, OIDC (M2M), PATs, token management and SCIM ``Me``.
 
-PLATFORMS.md sections 1.1 and 1.8.
+docs/platforms.md sections 1.1 and 1.8.
 """
 
 from __future__ import annotations

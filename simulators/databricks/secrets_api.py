@@ -1,4 +1,4 @@
-"""Secrets API handlers: ``/api/2.0/secrets/...`` (PLATFORMS.md sections 1.3 and 1.4)."""
+"""Secrets API handlers: ``/api/2.0/secrets/...`` (docs/platforms.md sections 1.3 and 1.4)."""
 
 from __future__ import annotations
 

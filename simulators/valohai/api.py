@@ -1,4 +1,4 @@
-"""Routing and views of the simulated Valohai REST API (``/api/v0/…``, PLATFORMS.md §2)."""
+"""Routing and views of the simulated Valohai REST API (``/api/v0/…``, docs/platforms.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Organization environment-variable groups (the guessed DRF viewset of PLATFORMS.md §2.4)."""
+"""Organization environment-variable groups (the guessed DRF viewset of docs/platforms.md §2.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Records, errors and field validation shared by the Valohai simulator's state (DRF-shaped, PLATFORMS.md §2.5)."""
+"""Records, errors and field validation shared by the Valohai simulator's state (DRF-shaped, docs/platforms.md §2.5)."""
 
 from __future__ import annotations
 

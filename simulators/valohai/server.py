@@ -19,7 +19,7 @@ SERVER_ERROR_HTML = "<!DOCTYPE html>\n<html><body><h1>Server Error ({status})</h
 
 
 def fault_response(rule: FaultRule) -> Response:
-    """The answer for an injected HTTP-status fault (PLATFORMS.md §2.5 shapes)."""
+    """The answer for an injected HTTP-status fault (docs/platforms.md §2.5 shapes)."""
     status = int(rule.status)
     headers: dict[str, str] = {}
     if rule.retry_after is not None or status == 429:

@@ -1,7 +1,7 @@
 """In-memory state of the Valohai simulator: users, organizations, projects and their env vars.
 
 Every public method takes the single state lock. Methods that model an API call raise :class:`ApiError`
-carrying the exact DRF-shaped status and body the real API would send (PLATFORMS.md §2.3-2.5).
+carrying the exact DRF-shaped status and body the real API would send (docs/platforms.md §2.3-2.5).
 """
 
 from __future__ import annotations

@@ -8,13 +8,19 @@ Adapters talk HTTP only through :mod:`core.http`.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from core.redaction import redact
 
 if TYPE_CHECKING:
     from targets.models import Delivery, Target
+
+log = logging.getLogger(__name__)
 
 
 class AdapterError(Exception):
@@ -49,6 +55,54 @@ class PushResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PushItem:
+    """One delivery to push in a batch (every item of a batch belongs to the same target), and what became of
+    it: the adapter sets ``result`` (pushed and verified) or ``error``."""
+
+    delivery: Delivery
+    value: str
+    restart_consent: bool = False
+    result: PushResult | None = None
+    error: AdapterError | None = None
+
+
+T = TypeVar("T")
+
+
+def _set_error(item: Any, error: AdapterError) -> None:
+    item.error = error
+
+
+def run_parallel(
+    work: Callable[[T], None],
+    items: list[T],
+    parallel: int,
+    *,
+    fail: Callable[[T, AdapterError], None] = _set_error,
+) -> None:
+    """``work(item)`` for every item, at most ``parallel`` at once (in this thread when one is enough). A failure
+    is handed to ``fail`` (default: the item's ``error``); an exception other than :class:`AdapterError` becomes a
+    transient error there, so one bad item never takes the batch down."""
+
+    def guarded(item: T) -> None:
+        try:
+            work(item)
+        except AdapterError as exc:
+            fail(item, exc)
+        except Exception as exc:
+            log.exception("A push failed unexpectedly")
+            secrets = (str(getattr(item, "value", "") or ""),)
+            fail(item, AdapterError(f"Unexpected error: {type(exc).__name__}: {exc}", permanent=False, secrets=secrets))
+
+    if parallel <= 1 or len(items) <= 1:
+        for item in items:
+            guarded(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(parallel, len(items)), thread_name_prefix="push") as pool:
+        list(pool.map(guarded, items))
+
+
 @dataclass(frozen=True)
 class HealthResult:
     """One named health check: ``ok``, ``warning`` or ``failing`` with a short redacted detail."""
@@ -63,25 +117,149 @@ class HealthResult:
 
 @dataclass(frozen=True)
 class ModeSpec:
-    """A delivery mode: its label, the delivery fields it uses, and whether it is experimental."""
+    """A delivery mode: its label, the delivery fields it uses (names of ``DeliveryConfig`` fields, plus
+    ``role`` when the mode knows index and extra), and whether it is experimental."""
 
     key: str
     label: str
     fields: tuple[str, ...] = ()
     experimental: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One platform-specific setting of a target or a delivery, as forms, serializers, the schema and the
+    detail pages show it. ``many`` fields hold a list of ids (a form takes them separated by commas or spaces)."""
+
+    name: str
+    label: str
+    help: str = ""
+    many: bool = False
+    max_length: int = 128
+    max_items: int = 1000
+    initial: str = ""
+
+    def empty(self) -> Any:
+        return [] if self.many else ""
+
+
+def setting(
+    label: str, *, help: str = "", many: bool = False, max_length: int = 128, max_items: int = 1000, initial: str = ""
+) -> Any:
+    """A field of an adapter's ``TargetConfig`` or ``DeliveryConfig`` dataclass, declared once: its type and
+    default come from the dataclass, its presentation from here."""
+    spec = {"label": label, "help": help, "many": many, "max_length": max_length, "max_items": max_items}
+    spec["initial"] = initial
+    if many:
+        return dataclasses.field(default_factory=list, metadata={"feedkeeper": spec})
+    return dataclasses.field(default="", metadata={"feedkeeper": spec})
+
+
+def config_fields(config_class: type | None) -> tuple[FieldSpec, ...]:
+    """The :class:`FieldSpec` of each field of a config dataclass, in declaration order."""
+    if config_class is None:
+        return ()
+    return tuple(
+        FieldSpec(name=f.name, **f.metadata["feedkeeper"])
+        for f in dataclasses.fields(config_class)
+        if "feedkeeper" in f.metadata
+    )
+
+
+C = TypeVar("C")
+
+
+def parse_config(config_class: type[C], data: dict[str, Any] | None) -> C:
+    """A config dataclass from its stored JSON; unknown keys are ignored, missing ones take their defaults."""
+    names = {f.name for f in dataclasses.fields(config_class)}  # type: ignore[arg-type]
+    return config_class(**{k: v for k, v in (data or {}).items() if k in names})
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """A way to authenticate to the platform: ``secret`` names the write-only input that carries the credential
+    (encrypted in ``Target.credential``); ``fields`` are the non-secret target settings it also needs."""
+
+    key: str
+    label: str
+    secret: str = "token"
+    secret_label: str = "Token"
+    secret_help: str = ""
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmptyConfig:
+    """The config of a target or delivery with no platform-specific settings."""
 
 
 class Adapter:
-    """Base class. Subclasses set the class attributes and implement the methods below."""
+    """Base class: everything Feedkeeper knows about one platform. Subclasses declare
+
+    - ``kind``, ``label``, ``default_url`` and ``url_help``;
+    - ``auth``: the ways to authenticate (:class:`AuthSpec`), which name the write-only secret input of each;
+    - ``TargetConfig`` and ``DeliveryConfig``: dataclasses whose fields (declared with :func:`setting`) are the
+      platform-specific settings kept in ``Target.config`` and ``Delivery.config``; forms, serializers, the
+      OpenAPI schema and the detail pages are built from them;
+    - ``modes``: the delivery modes and which ``DeliveryConfig`` fields each uses;
+
+    and implement the methods below.
+    """
 
     kind: ClassVar[str]
     label: ClassVar[str]
-    auth_types: ClassVar[tuple[str, ...]]
+    auth: ClassVar[tuple[AuthSpec, ...]]
+    auth_types: ClassVar[tuple[str, ...]]  # derived from ``auth``
     modes: ClassVar[dict[str, ModeSpec]]
     default_url: ClassVar[str] = ""
+    url_help: ClassVar[str] = ""
+    TargetConfig: ClassVar[type] = EmptyConfig
+    DeliveryConfig: ClassVar[type] = EmptyConfig
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "auth" in cls.__dict__:
+            cls.auth_types = tuple(a.key for a in cls.auth)
 
     def __init__(self, target: Target) -> None:
         self.target = target
+
+    # --- declarations -------------------------------------------------------------------------------
+    @classmethod
+    def target_fields(cls) -> tuple[FieldSpec, ...]:
+        return config_fields(cls.TargetConfig)
+
+    @classmethod
+    def delivery_fields(cls) -> tuple[FieldSpec, ...]:
+        return config_fields(cls.DeliveryConfig)
+
+    @classmethod
+    def auth_spec(cls, auth_type: str) -> AuthSpec:
+        return next((a for a in cls.auth if a.key == auth_type), cls.auth[0])
+
+    @classmethod
+    def target_rows(cls, target: Target) -> list[tuple[str, Any]]:
+        """(label, value) rows the target's page shows for its settings; never a credential."""
+        cfg = target.config or {}
+        return [(f.label, cfg.get(f.name)) for f in cls.target_fields() if cfg.get(f.name)]
+
+    @classmethod
+    def delivery_rows(cls, delivery: Delivery) -> list[tuple[str, Any]]:
+        """(label, value) rows the delivery's page shows for its settings."""
+        cfg = delivery.config or {}
+        used = cls.modes[delivery.mode].fields if delivery.mode in cls.modes else ()
+        rows = []
+        for f in cls.delivery_fields():
+            value = cfg.get(f.name)
+            if f.name in used and value:
+                rows.append((f.label, ", ".join(value) if isinstance(value, list) else value))
+        return rows
+
+    @classmethod
+    def may_restart(cls, delivery: Delivery) -> bool:
+        """Whether pushing ``delivery`` may restart something running (then the push asks for consent)."""
+        return False
 
     # --- validation (class-level: no target needed) ----------------------------------------------
     @classmethod
@@ -112,9 +290,27 @@ class Adapter:
         """Prove the push landed (without reading the secret back); raise ``AdapterError`` when it did not."""
         raise NotImplementedError
 
+    def push_many(self, items: list[PushItem], *, parallel: int) -> None:
+        """Push and verify every item (all of this target), at most ``parallel`` platform calls at once, setting
+        each item's ``result`` or ``error``. The push machinery hands an adapter every ready push of a target at
+        once, so an adapter may share calls between them (one read per scope before and after, say). The default
+        pushes and verifies each item on its own."""
+
+        def one(item: PushItem) -> None:
+            result = self.push(item.delivery, item.value, restart_consent=item.restart_consent)
+            item.result = self.verify(item.delivery, result)
+
+        run_parallel(one, items, parallel)
+
     def needs_push(self, delivery: Delivery) -> bool:
         """For a delivered delivery: has the target grown places it should cover (e.g. new projects)?"""
         return False
+
+    def deliveries_needing_push(self, deliveries: list[Delivery]) -> list[int]:
+        """The ids of those of the target's delivered ``deliveries`` that need a push again; the coverage task
+        calls this once per target. This default asks :meth:`needs_push` of each; an adapter that can answer
+        for all of them with fewer platform calls (list the projects once) overrides it."""
+        return [d.pk for d in deliveries if self.needs_push(d)]
 
     def check_health(self, deliveries: list[Delivery]) -> list[HealthResult]:
         """Run every health check of the target and its deliveries."""

@@ -1,4 +1,4 @@
-"""Databricks workspaces (PLATFORMS.md §1).
+"""Databricks workspaces (docs/platforms.md §1).
 
 Modes:
 - ``workspace_default``: the workspace's default package repositories, i.e. the predefined secret scope
@@ -16,13 +16,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from core import http
-from targets.adapters import register
-from targets.adapters.base import Adapter, AdapterError, HealthResult, ModeSpec, PushResult
+from targets.adapters.base import (
+    Adapter,
+    AdapterError,
+    AuthSpec,
+    HealthResult,
+    ModeSpec,
+    PushItem,
+    PushResult,
+    run_parallel,
+    setting,
+)
 from targets.adapters.databricks_api import DatabricksClient, DatabricksError
 from targets.adapters.databricks_health import check_health
 
@@ -44,11 +55,49 @@ def dbr_version(spark_version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-@register
+@dataclass(frozen=True)
+class DatabricksTarget:
+    client_id: str = setting(
+        "Client id", help="OAuth M2M: the service principal's application (client) id.", max_length=200
+    )
+
+
+@dataclass(frozen=True)
+class DatabricksDelivery:
+    scope: str = setting("Secret scope", help="The secret scope; created if missing.")
+    key: str = setting("Secret key", help="The secret's key in the scope.")
+    clusters: list[str] = setting(
+        "Clusters",
+        help="Cluster ids to wire, separated by commas or spaces (optional). Job clusters are never edited.",
+        many=True,
+        max_length=64,
+        max_items=200,
+    )
+    env_var: str = setting(
+        "Environment variable",
+        help="Set on the clusters. Empty: DATABRICKS_PIP_INDEX_URL (index) or DATABRICKS_PIP_EXTRA_INDEX_URL (extra).",
+        max_length=64,
+    )
+    policy_id: str = setting("Cluster policy id", help="Optional: fix the variable in a policy.", max_length=64)
+
+
 class DatabricksAdapter(Adapter):
     kind = "databricks"
     label = "Databricks workspace"
-    auth_types = ("pat", "oauth_m2m")
+    url_help = "The workspace URL, e.g. https://adb-1234567890123456.7.azuredatabricks.net."
+    auth = (
+        AuthSpec("pat", "Personal access token", secret="token", secret_label="Token"),
+        AuthSpec(
+            "oauth_m2m",
+            "OAuth M2M (service principal)",
+            secret="client_secret",
+            secret_label="Client secret",
+            secret_help="The service principal's OAuth secret.",
+            fields=("client_id",),
+        ),
+    )
+    TargetConfig = DatabricksTarget
+    DeliveryConfig = DatabricksDelivery
     modes = {
         "workspace_default": ModeSpec("workspace_default", "Workspace default package repository", ("role",)),
         "secret": ModeSpec(
@@ -60,20 +109,17 @@ class DatabricksAdapter(Adapter):
 
     @classmethod
     def clean_target(cls, data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("organization"):
-            raise ValidationError({"organization": "Only Valohai targets have an organization."})
-        if data["auth_type"] == "oauth_m2m" and not str(data.get("client_id") or "").strip():
+        client_id = str(data.get("client_id") or "").strip()
+        if data["auth_type"] == "oauth_m2m" and not client_id:
             raise ValidationError({"client_id": "Enter the service principal's application (client) id."})
-        if data["auth_type"] == "pat":
-            data["client_id"] = ""
-        return data
+        return {**data, "client_id": client_id if data["auth_type"] == "oauth_m2m" else ""}
 
     @classmethod
     def clean_delivery(cls, data: dict[str, Any]) -> dict[str, Any]:
         role = data.get("role", "index")
         clusters = data.get("clusters") or []
         if data["mode"] == "workspace_default":
-            extra = [f for f in ("clusters", "env_var", "policy_id", "projects", "variable") if data.get(f)]
+            extra = [f for f in ("clusters", "env_var", "policy_id") if data.get(f)]
             if extra or (data.get("scope") and data["scope"] != PACKAGE_SCOPE):
                 raise ValidationError({(extra or ["scope"])[0]: "Not used by the workspace_default mode."})
             key = PACKAGE_KEYS[role]
@@ -82,11 +128,6 @@ class DatabricksAdapter(Adapter):
                 "role": role,
                 "scope": PACKAGE_SCOPE,
                 "key": key,
-                "clusters": [],
-                "env_var": "",
-                "policy_id": "",
-                "projects": [],
-                "variable": "",
                 "location": f"secret:{PACKAGE_SCOPE}/{key}",
             }
         errors: dict[str, str] = {}
@@ -102,8 +143,6 @@ class DatabricksAdapter(Adapter):
         policy_id = str(data.get("policy_id") or "").strip()
         if policy_id and not _CLUSTER.match(policy_id):
             errors["policy_id"] = "Not a valid policy id."
-        if data.get("projects") or data.get("variable"):
-            errors["projects"] = "Only Valohai deliveries have projects and a variable."
         if errors:
             raise ValidationError(errors)
         return {
@@ -114,15 +153,50 @@ class DatabricksAdapter(Adapter):
             "clusters": sorted(set(clusters)),
             "env_var": env_var,
             "policy_id": policy_id,
-            "projects": [],
-            "variable": "",
             "location": f"secret:{scope.lower()}/{key.lower()}",
         }
+
+    @classmethod
+    def delivery_rows(cls, delivery: Any) -> list[tuple[str, Any]]:
+        """The secret, and each wired cluster with its state after the last push."""
+        cfg = delivery.cfg
+        states = delivery.state.get("clusters") or {}
+        rows: list[tuple[str, Any]] = [("Secret", f"{cfg.scope} / {cfg.key}")]
+        if delivery.mode == "secret":
+            rows.append(("Environment variable", cfg.env_var))
+            if cfg.clusters:
+                rows.append(("Clusters", "; ".join(f"{c} ({states[c]})" if c in states else c for c in cfg.clusters)))
+            if cfg.policy_id:
+                policy = delivery.state.get("policy")
+                rows.append(("Cluster policy", f"{cfg.policy_id} ({policy})" if policy else cfg.policy_id))
+        return rows
+
+    @classmethod
+    def may_restart(cls, delivery: Any) -> bool:
+        """Wiring a running cluster restarts it."""
+        return bool(delivery.cfg.clusters)
 
     # --- plumbing -------------------------------------------------------------------------------------
     def client(self) -> DatabricksClient:
         t = self.target
-        return DatabricksClient(url=t.url, auth_type=t.auth_type, secret=t.reveal_credential(), client_id=t.client_id)
+        return DatabricksClient(
+            url=t.url, auth_type=t.auth_type, secret=t.reveal_credential(), client_id=t.cfg.client_id
+        )
+
+    def scope_timestamps(self, api: DatabricksClient, scope: str) -> dict[str, int] | None:
+        """Every key of ``scope`` (lower-cased: keys are case-insensitive) with its ``last_updated_timestamp`` (ms,
+        workspace clock); None when the scope does not exist."""
+        try:
+            body = api.call("GET", "/api/2.0/secrets/list", params={"scope": scope})
+        except DatabricksError as exc:
+            if exc.code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        # An empty list may come back as {} (docs/platforms.md §1.3).
+        return {
+            str(item.get("key", "")).lower(): int(item.get("last_updated_timestamp") or 0)
+            for item in body.get("secrets") or []
+        }
 
     def secret_timestamp(self, api: DatabricksClient, scope: str, key: str) -> int | None:
         """The key's ``last_updated_timestamp`` (ms, workspace clock), None when absent. Keys are case-insensitive."""
@@ -132,7 +206,7 @@ class DatabricksAdapter(Adapter):
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
-        for item in body.get("secrets") or []:  # an empty list may come back as {} (PLATFORMS.md §1.3)
+        for item in body.get("secrets") or []:  # an empty list may come back as {} (docs/platforms.md §1.3)
             if str(item.get("key", "")).lower() == key.lower():
                 return int(item.get("last_updated_timestamp") or 0)
         return None
@@ -150,7 +224,7 @@ class DatabricksAdapter(Adapter):
 
     def push(self, delivery: Any, value: str, *, restart_consent: bool) -> PushResult:
         api = self.client()
-        scope, key = delivery.scope, delivery.key
+        scope, key = delivery.cfg.scope, delivery.cfg.key
         if delivery.delivered_remote_ts is None:
             self._ensure_scope(api, delivery)
         elif delivery.mode == "workspace_default":
@@ -168,19 +242,88 @@ class DatabricksAdapter(Adapter):
         result = PushResult(detail={"previous_ts": before})
         if delivery.mode == "secret":
             self._wire_clusters(api, delivery, restart_consent, result)
-            if delivery.policy_id:
+            if delivery.cfg.policy_id:
                 self._wire_policy(api, delivery, result)
         return result
+
+    def push_many(self, items: list[PushItem], *, parallel: int) -> None:
+        """A batch of one workspace: per scope one ``secrets/list`` before and one after, the puts in parallel
+        (at most ``parallel`` at once), then the cluster and policy wiring of ``secret`` deliveries. A scope is
+        created (and the package scope's ACL granted) once per batch. 2 + 1 calls per scope and one per delivery,
+        instead of three per delivery."""
+        api = self.client()
+        by_scope: dict[str, list[PushItem]] = {}
+        for item in items:
+            by_scope.setdefault(item.delivery.cfg.scope, []).append(item)
+        before: dict[str, dict[str, int] | None] = {}
+
+        def prepare(scope: str, group: list[PushItem]) -> None:
+            if any(i.delivery.delivered_remote_ts is None for i in group):
+                self._ensure_scope(api, group[0].delivery)
+            elif group[0].delivery.mode == "workspace_default":
+                self._grant_users_read(api, scope)
+            before[scope] = self.scope_timestamps(api, scope)
+
+        self._per_scope(by_scope, prepare, parallel)
+        live = [i for i in items if i.error is None]
+
+        def put(item: PushItem) -> None:
+            d = item.delivery
+            body = {"scope": d.cfg.scope, "key": d.cfg.key, "string_value": item.value}
+            try:
+                api.call("POST", "/api/2.0/secrets/put", json=body)
+            except DatabricksError as exc:
+                # Someone deleted the scope since it was last seen: create it and put again.
+                if exc.code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                self._ensure_scope(api, d)
+                api.call("POST", "/api/2.0/secrets/put", json=body)
+            item.result = PushResult()
+
+        run_parallel(put, live, parallel)
+        after: dict[str, dict[str, int] | None] = {}
+
+        def read_back(scope: str, group: list[PushItem]) -> None:
+            after[scope] = self.scope_timestamps(api, scope)
+
+        put_ok = {s: [i for i in g if i.error is None] for s, g in by_scope.items()}
+        self._per_scope({s: g for s, g in put_ok.items() if g}, read_back, parallel)
+        for item in (i for i in items if i.error is None and i.result is not None):
+            d = item.delivery
+            key = d.cfg.key.lower()
+            was = (before.get(d.cfg.scope) or {}).get(key)
+            now = (after.get(d.cfg.scope) or {}).get(key)
+            try:
+                item.result = self._check_landed(d, PushResult(detail={"previous_ts": was}), now)
+                if d.mode == "secret":
+                    self._wire_clusters(api, d, item.restart_consent, item.result)
+                    if d.cfg.policy_id:
+                        self._wire_policy(api, d, item.result)
+            except AdapterError as exc:
+                item.result, item.error = None, exc
+
+    @staticmethod
+    def _per_scope(
+        groups: dict[str, list[PushItem]], work: Callable[[str, list[PushItem]], None], parallel: int
+    ) -> None:
+        """``work(scope, items)`` for each scope, at most ``parallel`` at once; a failure fails that scope's
+        items (and only them)."""
+
+        def fail(scope: str, error: AdapterError) -> None:
+            for item in groups[scope]:
+                item.error = error
+
+        run_parallel(lambda scope: work(scope, groups[scope]), list(groups), parallel, fail=fail)
 
     def _ensure_scope(self, api: DatabricksClient, delivery: Any) -> None:
         """Create the scope (an existing one is success) and, for the package scope, grant ``users`` READ."""
         try:
-            api.call("POST", "/api/2.0/secrets/scopes/create", json={"scope": delivery.scope})
+            api.call("POST", "/api/2.0/secrets/scopes/create", json={"scope": delivery.cfg.scope})
         except DatabricksError as exc:
             if exc.code != "RESOURCE_ALREADY_EXISTS":
                 raise
         if delivery.mode == "workspace_default":
-            self._grant_users_read(api, delivery.scope)
+            self._grant_users_read(api, delivery.cfg.scope)
 
     def _grant_users_read(self, api: DatabricksClient, scope: str) -> None:
         # Every user's compute must read the URL, and no user may change it (docs, default repositories).
@@ -194,16 +337,19 @@ class DatabricksAdapter(Adapter):
 
     def verify(self, delivery: Any, result: PushResult) -> PushResult:
         api = self.client()
-        after = self.secret_timestamp(api, delivery.scope, delivery.key)
+        return self._check_landed(delivery, result, self.secret_timestamp(api, delivery.cfg.scope, delivery.cfg.key))
+
+    def _check_landed(self, delivery: Any, result: PushResult, after: int | None) -> PushResult:
+        """The key is in the scope with a timestamp newer than before the put (both the workspace's clock)."""
         before = result.detail.pop("previous_ts", None)
         if after is None:
             raise AdapterError(
-                f"Verification failed: {delivery.scope}/{delivery.key} is not in the workspace after the put.",
+                f"Verification failed: {delivery.cfg.scope}/{delivery.cfg.key} is not in the workspace after the put.",
                 permanent=False,
             )
         if before is not None and after <= before:
             raise AdapterError(
-                f"Verification failed: {delivery.scope}/{delivery.key} was not updated "
+                f"Verification failed: {delivery.cfg.scope}/{delivery.cfg.key} was not updated "
                 f"(last_updated_timestamp stayed at {after}).",
                 permanent=False,
             )
@@ -232,9 +378,9 @@ class DatabricksAdapter(Adapter):
 
     # --- clusters and policies ---------------------------------------------------------------------
     def _wire_clusters(self, api: DatabricksClient, delivery: Any, consent: bool, result: PushResult) -> None:
-        ref = reference(delivery.scope, delivery.key)
+        ref = reference(delivery.cfg.scope, delivery.cfg.key)
         states: dict[str, str] = {}
-        for cluster_id in delivery.clusters:
+        for cluster_id in delivery.cfg.clusters:
             try:
                 cluster = api.call("GET", "/api/2.1/clusters/get", params={"cluster_id": cluster_id})
             except DatabricksError as exc:
@@ -243,7 +389,7 @@ class DatabricksAdapter(Adapter):
                     result.notes.append(f"Cluster {cluster_id} does not exist.")
                     continue
                 raise
-            states[cluster_id] = self._wire_one(api, cluster, delivery.env_var, ref, consent, result)
+            states[cluster_id] = self._wire_one(api, cluster, delivery.cfg.env_var, ref, consent, result)
         result.detail["clusters"] = states
 
     def _wire_one(
@@ -283,16 +429,16 @@ class DatabricksAdapter(Adapter):
         return "wired"
 
     def _wire_policy(self, api: DatabricksClient, delivery: Any, result: PushResult) -> None:
-        policy = api.call("GET", "/api/2.0/policies/clusters/get", params={"policy_id": delivery.policy_id})
+        policy = api.call("GET", "/api/2.0/policies/clusters/get", params={"policy_id": delivery.cfg.policy_id})
         try:
             definition = json.loads(policy.get("definition") or "{}")
         except ValueError:
             raise AdapterError(
-                f"Policy {delivery.policy_id} has a definition that is not JSON.", permanent=True
+                f"Policy {delivery.cfg.policy_id} has a definition that is not JSON.", permanent=True
             ) from None
-        ref = reference(delivery.scope, delivery.key)
+        ref = reference(delivery.cfg.scope, delivery.cfg.key)
         wanted = {"type": "fixed", "value": ref, "hidden": True}
-        path = f"spark_env_vars.{delivery.env_var}"
+        path = f"spark_env_vars.{delivery.cfg.env_var}"
         if definition.get(path) == wanted:
             result.detail["policy"] = "wired"
             return
@@ -312,6 +458,6 @@ class DatabricksAdapter(Adapter):
         api.call(
             "POST",
             "/api/2.0/policies/clusters/edit",
-            json={**body, "policy_id": delivery.policy_id, "definition": json.dumps(definition)},
+            json={**body, "policy_id": delivery.cfg.policy_id, "definition": json.dumps(definition)},
         )
         result.detail["policy"] = "wired"

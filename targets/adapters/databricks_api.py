@@ -1,5 +1,6 @@
-"""A small Databricks REST client on top of the HTTP seam: authentication (PAT or OAuth M2M with a cached
-hour-long token), the error envelope, and the permanent/transient split (PLATFORMS.md §1.1, §1.2, §1.9)."""
+"""A small Databricks REST client on :class:`~targets.adapters.client.VendorClient`: authentication (PAT or OAuth
+M2M with a cached hour-long token), the error envelope (``error_code``/``message``, OAuth's ``error`` and
+``errorCode``/``errorSummary``, SCIM's ``detail``, HTML pages), and error codes that mean "try again"."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 
 from core import http
 from targets.adapters.base import AdapterError
+from targets.adapters.client import Failure, VendorClient
 
 # Every Databricks call Feedkeeper makes is idempotent (scope create treats "exists" as success, put overwrites,
 # update sends a whole merged map), so 429/503 are retried for POST too, as databricks-sdk does.
@@ -22,6 +24,8 @@ RETRY = http.RetryPolicy(
     statuses=frozenset({429, 503}),
     methods=frozenset({"GET", "POST"}),
 )
+# Error codes that mean "try again later" whatever the status they come with.
+TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
 _TITLE = re.compile(r"<(?:title|pre)>(.*?)</(?:title|pre)>", re.I | re.S)
 _oauth_cache: dict[tuple[str, str, str], tuple[str, float]] = {}
 _oauth_lock = threading.Lock()
@@ -54,6 +58,8 @@ def parse_error(response: httpx.Response) -> tuple[str, str]:
     if isinstance(body, dict):
         if "error_code" in body:
             return str(body["error_code"]), str(body.get("message", ""))
+        if "errorCode" in body:  # an identity provider's OAuth error
+            return str(body["errorCode"]), str(body.get("errorSummary") or body["errorCode"])
         if "error" in body:
             return str(body.get("error")), str(body.get("error_description") or body.get("error"))
         if "detail" in body:  # SCIM
@@ -69,22 +75,28 @@ def parse_error(response: httpx.Response) -> tuple[str, str]:
     return str(response.status_code), plain or reason
 
 
-class DatabricksClient:
-    """Calls one workspace as the target's identity. Never builds its own HTTP client."""
+class DatabricksClient(VendorClient):
+    """Calls one workspace as the target's identity."""
+
+    vendor = "the workspace"
+    retry = RETRY
 
     def __init__(self, *, url: str, auth_type: str, secret: str, client_id: str = "") -> None:
-        self.url = url.rstrip("/")
+        super().__init__(url=url, secrets=(secret,))
         self.auth_type = auth_type
         self._secret = secret
         self._client_id = client_id
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self._secret, self._cached_access_token()) if s)
+        return tuple(s for s in (*super().secrets, self._cached_access_token()) if s)
 
     def _cached_access_token(self) -> str:
         hit = _oauth_cache.get((self.url, self._client_id, self._secret))
         return hit[0] if hit else ""
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._bearer()}"}
 
     def _bearer(self) -> str:
         if self.auth_type != "oauth_m2m":
@@ -99,17 +111,12 @@ class DatabricksClient:
             return token
 
     def _fetch_oauth_token(self) -> tuple[str, float]:
-        try:
-            response = http.request(
-                "POST",
-                f"{self.url}/oidc/v1/token",
-                auth=(self._client_id, self._secret),
-                data={"grant_type": "client_credentials", "scope": "all-apis"},
-                retry=RETRY,
-                secrets=(self._secret,),
-            )
-        except http.TransportError as exc:
-            raise AdapterError(f"Workspace unreachable: {exc}", permanent=False) from None
+        response = self.send(
+            "POST",
+            f"{self.url}/oidc/v1/token",
+            auth=(self._client_id, self._secret),
+            data={"grant_type": "client_credentials", "scope": "all-apis"},
+        )
         if response.status_code != 200:
             code, message = parse_error(response)
             raise AdapterError(
@@ -124,48 +131,52 @@ class DatabricksClient:
     def call(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """One API call; returns the JSON body (``{}`` for an empty one) or raises :class:`DatabricksError`."""
-        headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": "application/json"}
-        try:
-            response = http.request(
-                method,
-                f"{self.url}{path}",
-                headers=headers,
-                params=params,
-                json=json,
-                retry=RETRY,
-                secrets=self.secrets,
-            )
-        except http.TransportError as exc:
-            raise AdapterError(f"Workspace unreachable: {exc}", permanent=False) from None
-        if response.status_code < 300:
-            if not response.content:
-                return {}
-            try:
-                body = response.json()
-            except ValueError:
-                raise AdapterError(
-                    f"{path}: the workspace answered with something that is not JSON.",
-                    permanent=False,
-                    status=response.status_code,
-                ) from None
-            return body if isinstance(body, dict) else {"items": body}
-        raise self._error(response, path)
+        """One API call; returns the JSON body (``{}`` for an empty one, ``{"items": [...]}`` for a list) or
+        raises :class:`DatabricksError` (an :class:`AdapterError` when the workspace did not answer)."""
+        body = self.fetch(method, f"{self.url}{path}", where=path, params=params, json=json)
+        return body if isinstance(body, dict) else {"items": body}
 
-    def _error(self, response: httpx.Response, path: str) -> DatabricksError:
-        status = response.status_code
+    # --- errors -----------------------------------------------------------------------------------------------
+    def raise_for_response(self, response: httpx.Response, where: str = "") -> None:
+        """Read the error envelope (:func:`parse_error`) of an error answer and raise what it means."""
+        if response.status_code < self.ok_below:
+            return
         code, message = parse_error(response)
-        retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
-        if status in (401, 403) and ("invalid access token" in message.lower() or code in ("403", "401")):
-            text = f"The workspace refused Feedkeeper's credential ({status}): {message or 'Invalid access token.'}"
-            return DatabricksError(text, code=code, status=status, permanent=True, secrets=self.secrets)
+        raise self.status_error(response, where, message=message, code=code)
+
+    def classify(self, status: int, code: str, message: str) -> Failure:
         if status in (401, 403):
-            text = f"Feedkeeper's identity may not do this ({status} {code}): {message}"
-            return DatabricksError(text, code=code, status=status, permanent=True, secrets=self.secrets)
-        transient = status == 429 or status >= 500 or code in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED")
-        text = f"{path}: {status} {code}: {message}".strip()
-        if status == 429:
-            text = f"{path}: rate limited by the workspace (429 {code})"
+            # A bad token is refused with 401 or 403 alike; other refusals are about permissions.
+            invalid = "invalid access token" in message.lower() or code in ("403", "401")
+            return Failure.CREDENTIAL if invalid else Failure.FORBIDDEN
+        if code in TRANSIENT_CODES and status < 500:
+            return Failure.THROTTLED if code == "REQUEST_LIMIT_EXCEEDED" else Failure.UNAVAILABLE
+        return super().classify(status, code, message)
+
+    def describe(self, failure: Failure, response: httpx.Response, *, where: str, message: str, code: str) -> str:
+        status = response.status_code
+        if failure is Failure.CREDENTIAL:
+            return f"The workspace refused Feedkeeper's credential ({status}): {message or 'Invalid access token.'}"
+        if failure is Failure.FORBIDDEN:
+            return f"Feedkeeper's identity may not do this ({status} {code}): {message}"
+        if failure is Failure.THROTTLED:
+            return f"{where}: rate limited by the workspace ({status} {code})"
+        return f"{where}: {status} {code}: {message}".strip()
+
+    def error(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str = "",
+        **extra: Any,
+    ) -> AdapterError:
+        """A :class:`DatabricksError` for an answer with an error code; a plain :class:`AdapterError` when the
+        workspace did not answer or answered something unreadable (callers catch only the former)."""
+        if not code:
+            return super().error(message, permanent=permanent, status=status, retry_after=retry_after)
         return DatabricksError(
-            text, code=code, status=status, permanent=not transient, retry_after=retry_after, secrets=self.secrets
+            message, code=code, status=status or 0, permanent=permanent, retry_after=retry_after, secrets=self.secrets
         )

@@ -1,4 +1,4 @@
-"""Health checks of a Databricks workspace (PLATFORMS.md §1.7, §1.8).
+"""Health checks of a Databricks workspace (docs/platforms.md §1.7, §1.8).
 
 Each check is one :class:`HealthResult`: can we authenticate (SCIM Me); when our own PAT expires (token/list);
 each delivery's secret present and current, or drifted (written after our push by someone else); the package scope
@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from targets.adapters.base import AdapterError, HealthResult
-from targets.adapters.common import feed_checks
+from targets.adapters.common import FAILING, OK, WARNING, feed_checks
 
 if TYPE_CHECKING:
     from targets.adapters.databricks import DatabricksAdapter
     from targets.adapters.databricks_api import DatabricksClient
 
-OK, WARNING, FAILING = "ok", "warning", "failing"
 _DAY_MS = 86_400_000
 
 
@@ -70,9 +69,9 @@ def _token_expiry(adapter: DatabricksAdapter, api: DatabricksClient) -> HealthRe
 
 
 def _delivery_checks(adapter: DatabricksAdapter, api: DatabricksClient, delivery: Any) -> list[HealthResult]:
-    name = f"secret {delivery.scope}/{delivery.key}"
+    name = f"secret {delivery.cfg.scope}/{delivery.cfg.key}"
     try:
-        ts = adapter.secret_timestamp(api, delivery.scope, delivery.key)
+        ts = adapter.secret_timestamp(api, delivery.cfg.scope, delivery.cfg.key)
     except AdapterError as exc:
         return [HealthResult(name, FAILING, str(exc))]
     out: list[HealthResult] = []
@@ -94,10 +93,10 @@ def _delivery_checks(adapter: DatabricksAdapter, api: DatabricksClient, delivery
 def _wired_clusters(api: DatabricksClient, delivery: Any) -> list[HealthResult]:
     from targets.adapters.databricks import reference
 
-    ref = reference(delivery.scope, delivery.key)
+    ref = reference(delivery.cfg.scope, delivery.cfg.key)
     states = delivery.state.get("clusters") or {}
     out = []
-    for cluster_id in delivery.clusters:
+    for cluster_id in delivery.cfg.clusters:
         name = f"cluster {cluster_id}"
         try:
             cluster = api.call("GET", "/api/2.1/clusters/get", params={"cluster_id": cluster_id})
@@ -106,8 +105,8 @@ def _wired_clusters(api: DatabricksClient, delivery: Any) -> list[HealthResult]:
             continue
         label = f"cluster {cluster.get('cluster_name') or cluster_id}"
         env = cluster.get("spark_env_vars") or {}
-        if env.get(delivery.env_var) == ref:
-            out.append(HealthResult(label, OK, f"{delivery.env_var} references {ref}."))
+        if env.get(delivery.cfg.env_var) == ref:
+            out.append(HealthResult(label, OK, f"{delivery.cfg.env_var} references {ref}."))
         elif str(states.get(cluster_id, "")).startswith("skipped"):
             out.append(HealthResult(label, WARNING, f"Not wired: {states[cluster_id]}."))
         elif states.get(cluster_id) in ("wired on next restart", "waiting"):
@@ -119,7 +118,7 @@ def _wired_clusters(api: DatabricksClient, delivery: Any) -> list[HealthResult]:
                 )
             )
         else:
-            out.append(HealthResult(label, FAILING, f"{delivery.env_var} no longer references {ref}."))
+            out.append(HealthResult(label, FAILING, f"{delivery.cfg.env_var} no longer references {ref}."))
     return out
 
 
@@ -168,9 +167,9 @@ def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthR
     for cluster in running:
         started = max(int(cluster.get("start_time") or 0), int(cluster.get("last_restarted_time") or 0))
         for d in delivered:
-            reads = d.mode == "workspace_default" or cluster.get("cluster_id") in d.clusters
+            reads = d.mode == "workspace_default" or cluster.get("cluster_id") in d.cfg.clusters
             if reads and started < int(d.delivered_remote_ts):
-                stale.append(f"{cluster.get('cluster_name') or cluster.get('cluster_id')} ({d.scope}/{d.key})")
+                stale.append(f"{cluster.get('cluster_name') or cluster.get('cluster_id')} ({d.cfg.scope}/{d.cfg.key})")
     if stale:
         return [
             HealthResult(

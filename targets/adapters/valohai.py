@@ -1,4 +1,4 @@
-"""Valohai organizations (PLATFORMS.md §2).
+"""Valohai organizations (docs/platforms.md §2).
 
 A target is one organization on one installation (``https://app.valohai.com`` or a private host), reached with a
 user's API token (``Authorization: Token …``). ``describe`` resolves the organization's numeric id and its projects
@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from targets.adapters import register
-from targets.adapters.base import Adapter, AdapterError, HealthResult, ModeSpec, PushResult
+from targets.adapters.base import Adapter, AdapterError, AuthSpec, HealthResult, ModeSpec, PushResult, setting
 from targets.adapters.valohai_api import ValohaiClient
 from targets.adapters.valohai_groups import group_name, push_group, verify_group
 from targets.adapters.valohai_health import check_health
@@ -33,9 +33,8 @@ from targets.adapters.valohai_projects import DELIVERED, push_projects, verify_p
 
 DEFAULT_VARIABLE = "PRIVATE_PYPI_INDEX_URL"
 EVERY_PROJECT = "*"
-# The official CLI's rule for variable names (PLATFORMS.md §2.3).
+# The official CLI's rule for variable names (docs/platforms.md §2.3).
 _VARIABLE = re.compile(r"^[a-z0-9_-]+$", re.I)
-_NOT_VALOHAI = ("scope", "key", "clusters", "env_var", "policy_id")
 _LOCATION_MAX = 300
 
 
@@ -66,14 +65,40 @@ def _location(mode: str, projects: list[str], variable: str) -> str:
     return location
 
 
-@register
+@dataclass(frozen=True)
+class ValohaiTarget:
+    organization: str = setting(
+        "Organization", help="The Valohai organization's name, as its members see it.", max_length=200
+    )
+
+
+@dataclass(frozen=True)
+class ValohaiDelivery:
+    projects: list[str] = setting(
+        "Projects",
+        help="Project ids (uuids) separated by commas, or * for every project of the organization.",
+        many=True,
+        max_length=64,
+        max_items=1000,
+    )
+    variable: str = setting(
+        "Variable",
+        help=f"The environment variable's name (default {DEFAULT_VARIABLE}). Executions see project secrets only "
+        "when they inherit the project's environment variables.",
+        initial=DEFAULT_VARIABLE,
+    )
+
+
 class ValohaiAdapter(Adapter):
     """Delivers a feed's credentialed index URL into a Valohai organization as a secret environment variable."""
 
     kind = "valohai"
     label = "Valohai organization"
-    auth_types = ("token",)
+    auth = (AuthSpec("token", "API token", secret="token", secret_label="Token"),)
     default_url = "https://app.valohai.com"
+    url_help = "Leave empty for https://app.valohai.com."
+    TargetConfig = ValohaiTarget
+    DeliveryConfig = ValohaiDelivery
     modes = {
         "project_variable": ModeSpec(
             "project_variable", "Secret project environment variable", ("projects", "variable")
@@ -91,18 +116,13 @@ class ValohaiAdapter(Adapter):
         organization = str(data.get("organization") or "").strip()
         if not organization:
             raise ValidationError({"organization": "Enter the Valohai organization's name."})
-        if data.get("client_id"):
-            raise ValidationError({"client_id": "Valohai targets use an API token only."})
-        return {**data, "organization": organization, "client_id": ""}
+        return {**data, "organization": organization}
 
     @classmethod
     def clean_delivery(cls, data: dict[str, Any]) -> dict[str, Any]:
         """``projects`` (uuids or ``["*"]``) and ``variable`` (default ``PRIVATE_PYPI_INDEX_URL``); Databricks
-        fields are refused. ``location`` is ``projects:<uuids or *>:<VAR>`` or ``group:feedkeeper-<var>``."""
+        ``location`` is ``projects:<uuids or *>:<VAR>`` or ``group:feedkeeper-<var>``."""
         errors: dict[str, str] = {}
-        for field in _NOT_VALOHAI:
-            if data.get(field):
-                errors[field] = "Not used by Valohai deliveries."
         variable = str(data.get("variable") or DEFAULT_VARIABLE).strip()
         if not _VARIABLE.match(variable) or len(variable) > 128:
             errors["variable"] = "Use letters, digits, '_' or '-' (at most 128), as Valohai requires."
@@ -117,15 +137,16 @@ class ValohaiAdapter(Adapter):
         return {
             "mode": mode,
             "role": data.get("role", "index"),
-            "scope": "",
-            "key": "",
-            "clusters": [],
-            "env_var": "",
-            "policy_id": "",
             "projects": projects,
             "variable": variable,
             "location": _location(mode, projects, variable),
         }
+
+    @classmethod
+    def delivery_rows(cls, delivery: Any) -> list[tuple[str, Any]]:
+        cfg = delivery.cfg
+        projects = "every project of the organization" if cfg.projects == [EVERY_PROJECT] else ", ".join(cfg.projects)
+        return [("Projects", projects), ("Variable", cfg.variable)]
 
     # --- plumbing -------------------------------------------------------------------------------------
     def client(self) -> ValohaiClient:
@@ -134,7 +155,10 @@ class ValohaiAdapter(Adapter):
     def organization(self, api: ValohaiClient) -> dict[str, Any]:
         """``{"id": int, "name": str}`` of the target's organization, matched by name (case-insensitively) or,
         after a rename on Valohai, by the stored id. Permanent error when the token's user cannot see it."""
-        wanted, stored_id = self.target.organization.lower(), str(self.target.organization_id or "")
+        wanted, stored_id = (
+            self.target.cfg.organization.lower(),
+            str((self.target.info or {}).get("organization_id") or ""),
+        )
         by_id = None
         for org in api.paginate("organizations/"):
             if str(org.get("name", "")).lower() == wanted:
@@ -144,7 +168,7 @@ class ValohaiAdapter(Adapter):
         if by_id is not None:
             return by_id
         raise AdapterError(
-            f"The organization {self.target.organization!r} is not visible to this token's user.", permanent=True
+            f"The organization {self.target.cfg.organization!r} is not visible to this token's user.", permanent=True
         )
 
     @classmethod
@@ -153,11 +177,11 @@ class ValohaiAdapter(Adapter):
         every project); a group delivery conflicts with another group delivery of the same variable."""
         if cleaned["location"] == other.location:
             return True
-        if cleaned["mode"] != other.mode or cleaned["variable"].lower() != other.variable.lower():
+        if cleaned["mode"] != other.mode or cleaned["variable"].lower() != other.cfg.variable.lower():
             return False
         if cleaned["mode"] != "project_variable":
             return False
-        mine, theirs = set(cleaned["projects"]), set(other.projects)
+        mine, theirs = set(cleaned["projects"]), set(other.cfg.projects)
         return "*" in mine or "*" in theirs or bool(mine & theirs)
 
     def organization_projects(self, api: ValohaiClient, org: dict[str, Any]) -> dict[str, str]:
@@ -171,10 +195,10 @@ class ValohaiAdapter(Adapter):
 
     def targeted_projects(self, api: ValohaiClient, delivery: Any) -> dict[str, str]:
         """uuid → name (as last known) of the projects the delivery covers now."""
-        if delivery.projects == [EVERY_PROJECT]:
+        if delivery.cfg.projects == [EVERY_PROJECT]:
             return self.organization_projects(api, self.organization(api))
         known = delivery.state.get("projects") or {}
-        return {pid: str((known.get(pid) or {}).get("name") or pid) for pid in delivery.projects}
+        return {pid: str((known.get(pid) or {}).get("name") or pid) for pid in delivery.cfg.projects}
 
     @staticmethod
     def covered(delivery: Any) -> set[str]:
@@ -195,12 +219,12 @@ class ValohaiAdapter(Adapter):
         }
 
     def push(self, delivery: Any, value: str, *, restart_consent: bool) -> PushResult:
-        """Put ``value`` as the secret ``delivery.variable`` in every targeted project (or in the organization
+        """Put ``value`` as the secret ``delivery.cfg.variable`` in every targeted project (or in the organization
         group). Idempotent; per-project outcomes go in ``detail["projects"]`` (also on a failure, through
         ``AdapterError.detail``). ``restart_consent`` is unused: nothing restarts on Valohai."""
         api = self.client()
         api.add_secret(value)
-        every = delivery.projects == [EVERY_PROJECT]
+        every = delivery.cfg.projects == [EVERY_PROJECT]
         if delivery.mode == "organization_group":
             org = self.organization(api)
             projects = self.organization_projects(api, org) if every else self.targeted_projects(api, delivery)
@@ -208,7 +232,7 @@ class ValohaiAdapter(Adapter):
         projects = self.targeted_projects(api, delivery)
         result = push_projects(api, delivery, projects, value, every_project=every)
         if every and not projects:
-            result.notes.append(f"The organization {self.target.organization} has no projects yet.")
+            result.notes.append(f"The organization {self.target.cfg.organization} has no projects yet.")
         return result
 
     def verify(self, delivery: Any, result: PushResult) -> PushResult:
@@ -222,8 +246,8 @@ class ValohaiAdapter(Adapter):
         """True when a project the delivery should cover (for ``["*"]``: any project of the organization,
         including ones created since) is not yet covered according to ``delivery.state``."""
         covered = self.covered(delivery)
-        if delivery.projects != [EVERY_PROJECT]:
-            return bool(set(delivery.projects) - covered)
+        if delivery.cfg.projects != [EVERY_PROJECT]:
+            return bool(set(delivery.cfg.projects) - covered)
         api = self.client()
         return bool(set(self.organization_projects(api, self.organization(api))) - covered)
 

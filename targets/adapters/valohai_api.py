@@ -1,6 +1,6 @@
-"""A small Valohai REST client on top of the HTTP seam: token auth bound to the target's origin, DRF error bodies
-flattened into redacted messages, the permanent/transient split, and origin-checked pagination (PLATFORMS.md
-§2.1, §2.5)."""
+"""A small Valohai REST client on :class:`~targets.adapters.client.VendorClient`: token auth bound to the target's
+origin, DRF error bodies (``detail``, field errors, ``non_field_errors``) flattened into messages, "already exists"
+told apart, and origin-checked pagination."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import httpx
 
 from core import http
 from targets.adapters.base import AdapterError
+from targets.adapters.client import Failure, VendorClient, first_line
 
-# Only idempotent calls are retried by the seam (PLATFORMS.md §2.5, §6: "never blind-retry a Valohai create").
+# Only idempotent calls are retried by the seam (docs/platforms.md §2.5, §6: "never blind-retry a Valohai create").
 # A POST that fails is re-read by the adapter before anything is sent again.
 RETRY = http.RetryPolicy(
     attempts=4,
@@ -63,7 +64,7 @@ def origin(url: str) -> tuple[str, str, int]:
 
 
 def flatten_errors(body: Any, prefix: str = "") -> list[str]:
-    """Flatten a DRF error body into lines, as valohai-cli's ``utils/error_fmt.py`` does (PLATFORMS.md §2.5):
+    """Flatten a DRF error body into lines, as valohai-cli's ``utils/error_fmt.py`` does (docs/platforms.md §2.5):
     ``{"field": ["msg"]}``, ``{"field": [{"message", "code"}]}``, ``non_field_errors``, ``detail`` and a top-level
     ``{"code", "message"}``; any dict with ``message`` is a leaf."""
     if isinstance(body, dict):
@@ -94,20 +95,21 @@ def _error_codes(body: Any) -> set[str]:
     return set()
 
 
-class ValohaiClient:
+class ValohaiClient(VendorClient):
     """Calls one Valohai installation with the target's token. The token is sent only to the target's own
-    origin (scheme, host and port), as the official CLI's ``TokenAuth`` does. Never builds its own HTTP client."""
+    origin (scheme, host and port), as the official CLI's ``TokenAuth`` does."""
+
+    vendor = "Valohai"
+    retry = RETRY
+    ok_below = 400
 
     def __init__(self, *, url: str, token: str, secrets: tuple[str, ...] = ()) -> None:
-        self.url = url.rstrip("/")
+        super().__init__(url=url, secrets=(token, *secrets))
         self.origin = origin(self.url)
         self._token = token
-        self.secrets: tuple[str, ...] = tuple(s for s in (token, *secrets) if s)
 
-    def add_secret(self, value: str) -> None:
-        """Also scrub ``value`` (for example the pushed URL) from every error message."""
-        if value and value not in self.secrets:
-            self.secrets = (*self.secrets, value)
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self._token}"}
 
     def absolute(self, path: str) -> str:
         return path if "://" in path else f"{self.url}{API_PREFIX}{path.lstrip('/')}"
@@ -131,33 +133,15 @@ class ValohaiClient:
                 permanent=True,
                 secrets=self.secrets,
             )
-        headers = {"Authorization": f"Token {self._token}", "Accept": "application/json"}
-        try:
-            response = http.request(
-                method, url, headers=headers, params=params, json=json, retry=retry, secrets=self.secrets
-            )
-        except http.TransportError as exc:
-            raise ValohaiError(
-                f"Valohai unreachable: {exc}", permanent=False, secrets=self.secrets, ambiguous=True
-            ) from None
-        if response.status_code < 400:
-            if not response.content:
-                return {}
-            try:
-                return response.json()
-            except ValueError:
-                raise ValohaiError(
-                    f"{_short(url)}: Valohai answered with something that is not JSON (HTTP {response.status_code}).",
-                    permanent=False,
-                    status=response.status_code,
-                    ambiguous=True,
-                ) from None
-        raise self.error(response, url)
+        return self.fetch(method, url, where=_short(url), params=params, json=json, retry=retry)
 
-    def error(self, response: httpx.Response, url: str) -> ValohaiError:
-        """Map an error answer to a redacted :class:`ValohaiError` (PLATFORMS.md §2.5, §6)."""
+    # --- errors -----------------------------------------------------------------------------------------------
+    def raise_for_response(self, response: httpx.Response, where: str = "") -> None:
+        """Flatten a DRF error body (:func:`flatten_errors`) and raise what the answer means; a 400 saying the
+        name is taken sets ``exists``, and a 5xx ``ambiguous`` (the write may have been applied)."""
         status = response.status_code
-        retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
+        if status < self.ok_below:
+            return
         body: Any = None
         if "html" not in response.headers.get("Content-Type", "").lower():
             try:
@@ -165,47 +149,47 @@ class ValohaiClient:
             except ValueError:
                 body = None
         text = "; ".join(flatten_errors(body)) if body is not None else ""
-        if status >= 500:
-            # An HTML error page carries nothing useful; valohai-cli prints "Internal error" too.
-            detail = text or "Internal error"
-            return ValohaiError(
-                f"{detail} (HTTP {status})",
-                permanent=False,
-                status=status,
-                retry_after=retry_after,
-                secrets=self.secrets,
-                ambiguous=True,
-            )
-        if status in (401, 403):
-            return ValohaiError(
-                f"The Valohai token was refused (HTTP {status}): {text or 'no detail'}",
-                permanent=True,
-                status=status,
-                secrets=self.secrets,
-            )
-        if status == 429:
-            return ValohaiError(
-                f"Rate limited by Valohai (HTTP 429): {text or 'throttled'}",
-                permanent=False,
-                status=status,
-                retry_after=retry_after,
-                secrets=self.secrets,
-            )
         exists = status == 400 and ("unique" in _error_codes(body) or bool(_EXISTS.search(text)))
-        if not text:
-            text = (response.text or "").strip().splitlines()[0][:200] if response.text.strip() else ""
+        raise self.status_error(response, where, message=text, exists=exists)
+
+    def describe(self, failure: Failure, response: httpx.Response, *, where: str, message: str, code: str) -> str:
+        status = response.status_code
+        if failure is Failure.UNAVAILABLE:
+            # An HTML error page carries nothing useful; valohai-cli prints "Internal error" too.
+            return f"{message or 'Internal error'} (HTTP {status})"
+        if failure in (Failure.CREDENTIAL, Failure.FORBIDDEN):
+            return f"The Valohai token was refused (HTTP {status}): {message or 'no detail'}"
+        if failure is Failure.THROTTLED:
+            return f"Rate limited by Valohai (HTTP 429): {message or 'throttled'}"
+        return f"{where}: HTTP {status}: {message or first_line(response) or response.reason_phrase}"
+
+    def error(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str = "",
+        exists: bool = False,
+        **extra: Any,
+    ) -> ValohaiError:
+        """A :class:`ValohaiError`; ``ambiguous`` unless the answer was a refusal (a 4xx): with no answer, an
+        unreadable one or a 5xx, a write may or may not have been applied."""
         return ValohaiError(
-            f"{_short(url)}: HTTP {status}: {text or response.reason_phrase}",
-            permanent=True,
+            message,
+            permanent=permanent,
             status=status,
+            retry_after=retry_after,
             secrets=self.secrets,
             exists=exists,
+            ambiguous=status is None or not 400 <= status < 500,
         )
 
     def paginate(
         self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None, max_pages: int = 1000
     ) -> Iterator[dict[str, Any]]:
-        """Yield every item of a DRF ``limit``/``offset`` listing. ``next`` is an absolute URL (PLATFORMS.md §2.5):
+        """Yield every item of a DRF ``limit``/``offset`` listing. ``next`` is an absolute URL (docs/platforms.md §2.5):
         it is followed only on the target's own origin; a foreign one is an error, so the token never leaves."""
         url: str | None = self.absolute(path)
         query: dict[str, Any] | None = {**(params or {}), "limit": limit or PAGE_SIZE}
@@ -238,7 +222,7 @@ class ValohaiClient:
         return dict(self.call("GET", f"projects/{project_id}/"))
 
     def create_variable(self, project_id: str, name: str, value: str) -> None:
-        """POST one secret variable. Never retried here: a failure may have been applied (PLATFORMS.md §2.3)."""
+        """POST one secret variable. Never retried here: a failure may have been applied (docs/platforms.md §2.3)."""
         self.call(
             "POST",
             f"projects/{project_id}/environment_variable/",

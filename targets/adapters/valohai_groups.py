@@ -1,4 +1,4 @@
-"""Organization environment-variable groups on Valohai (EXPERIMENTAL; PLATFORMS.md §2.4).
+"""Organization environment-variable groups on Valohai (EXPERIMENTAL; docs/platforms.md §2.4).
 
 The group CRUD endpoint is not public. Feedkeeper assumes a DRF viewset at ``settings.VALOHAI_GROUP_PATH`` with
 fields ``id`` (uuid), ``organization`` (int), ``name``, ``variables`` (``[{name, value, secret}]``) and
@@ -58,7 +58,7 @@ def push_group(api: ValohaiClient, delivery: Any, org_id: int, projects: dict[st
     """Create or update the delivery's group so it holds the variable as a secret and is assigned to
     ``projects``. The create is guarded by a lookup and never retried blindly: after an ambiguous failure the
     next attempt finds the group if the create landed, and updates it (which sends the value again)."""
-    name, variable = group_name(delivery.variable), delivery.variable
+    name, variable = group_name(delivery.cfg.variable), delivery.cfg.variable
     ours = {"name": variable, "value": value, "secret": True}
     wanted = sorted(projects)
     group = find_group(api, org_id, name)
@@ -123,7 +123,7 @@ def read_group(api: ValohaiClient, delivery: Any, group_id: str | None, org_id: 
                 raise
             if exc.status == 405:
                 raise missing_endpoint() from None
-    return find_group(api, org_id, group_name(delivery.variable))
+    return find_group(api, org_id, group_name(delivery.cfg.variable))
 
 
 def group_problems(group: dict[str, Any] | None, variable: str, projects: list[str]) -> list[str]:
@@ -145,7 +145,7 @@ def group_problems(group: dict[str, Any] | None, variable: str, projects: list[s
 def verify_group(api: ValohaiClient, delivery: Any, org_id: int, result: PushResult) -> PushResult:
     """Read the group back: the variable is there as a secret and every project is assigned."""
     group = read_group(api, delivery, (result.detail.get("group") or {}).get("id"), org_id)
-    problems = group_problems(group, delivery.variable, sorted(result.detail.get("projects") or {}))
+    problems = group_problems(group, delivery.cfg.variable, sorted(result.detail.get("projects") or {}))
     if problems:
         raise AdapterError("Verification failed: " + "; ".join(problems), permanent=False, secrets=api.secrets)
     return result

@@ -1,4 +1,4 @@
-"""Health checks of a Valohai organization (PLATFORMS.md §2.1-2.4, §6).
+"""Health checks of a Valohai organization (docs/platforms.md §2.1-2.4, §6).
 
 One :class:`HealthResult` each for: the token (``users/me/``, what ``vh login`` calls); the organization being
 visible; per delivery and project, the variable present as a secret (failing when missing or not secret) with the
@@ -37,7 +37,7 @@ def check_health(adapter: ValohaiAdapter, deliveries: list[Any]) -> list[HealthR
         try:
             results.extend(_delivery_checks(adapter, api, delivery, org, projects))
         except AdapterError as exc:
-            results.append(HealthResult(f"{delivery.variable} ({delivery.location})", FAILING, str(exc)))
+            results.append(HealthResult(f"{delivery.cfg.variable} ({delivery.location})", FAILING, str(exc)))
     results.extend(feed_checks(deliveries))
     return results
 
@@ -57,15 +57,15 @@ def _delivery_checks(
     adapter: ValohaiAdapter, api: ValohaiClient, delivery: Any, org: dict[str, Any], org_projects: dict[str, str]
 ) -> list[HealthResult]:
     state = delivery.state.get("projects") or {}
-    every = delivery.projects == ["*"]
-    wanted = dict(org_projects) if every else {pid: org_projects.get(pid, pid) for pid in delivery.projects}
+    every = delivery.cfg.projects == ["*"]
+    wanted = dict(org_projects) if every else {pid: org_projects.get(pid, pid) for pid in delivery.cfg.projects}
     covered = adapter.covered(delivery)
     out: list[HealthResult] = []
     uncovered = [wanted[pid] for pid in wanted if pid not in covered]
     if uncovered:
         out.append(
             HealthResult(
-                f"{delivery.variable} coverage",
+                f"{delivery.cfg.variable} coverage",
                 WARNING,
                 f"Not covered yet: {', '.join(sorted(uncovered)[:10])}"
                 + (" …" if len(uncovered) > 10 else "")
@@ -74,13 +74,13 @@ def _delivery_checks(
         )
     if delivery.mode == "organization_group":
         group = read_group(api, delivery, (delivery.state.get("group") or {}).get("id"), org["id"])
-        problems = group_problems(group, delivery.variable, sorted(pid for pid in wanted if pid in covered))
+        problems = group_problems(group, delivery.cfg.variable, sorted(pid for pid in wanted if pid in covered))
         name = f"group {(group or {}).get('name') or delivery.location}"
         if problems:
             out.append(HealthResult(name, FAILING, "; ".join(problems) + "."))
         else:
             status, text = _last_push(next(iter(state.values()), {}), delivery)
-            out.append(HealthResult(name, status, f"{delivery.variable} present as a secret; {text}"))
+            out.append(HealthResult(name, status, f"{delivery.cfg.variable} present as a secret; {text}"))
         return out
     for pid in sorted((p for p in wanted if p in covered), key=lambda p: wanted[p]):
         out.append(_project_check(api, delivery, pid, wanted[pid], state.get(pid) or {}))
@@ -90,9 +90,9 @@ def _delivery_checks(
 def _project_check(
     api: ValohaiClient, delivery: Any, project_id: str, label: str, entry: dict[str, Any]
 ) -> HealthResult:
-    name = f"{delivery.variable} in {label}"
+    name = f"{delivery.cfg.variable} in {label}"
     try:
-        var = (api.project(project_id).get("environment_variables") or {}).get(delivery.variable)
+        var = (api.project(project_id).get("environment_variables") or {}).get(delivery.cfg.variable)
     except AdapterError as exc:
         return HealthResult(name, FAILING, f"Cannot read the project: {exc}")
     _, pushed = _last_push(entry, delivery)

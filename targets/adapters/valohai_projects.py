@@ -1,4 +1,4 @@
-"""Project environment variables on Valohai (PLATFORMS.md §2.3): putting one secret variable in place in each
+"""Project environment variables on Valohai (docs/platforms.md §2.3): putting one secret variable in place in each
 project of a delivery, safely, and reading it back.
 
 Why the write is shaped the way it is:
@@ -72,7 +72,7 @@ def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: d
             if not exc.exists and exc.permanent:
                 raise
             if exc.exists:
-                # This installation does not overwrite (PLATFORMS.md §2.3): delete, then create.
+                # This installation does not overwrite (docs/platforms.md §2.3): delete, then create.
                 api.delete_variable(project_id, name)  # a 404 here means it is absent: just as good
                 progress["deleted"] = True
                 continue
@@ -97,7 +97,7 @@ def push_projects(
     ``detail["projects"]``; the push goes on past failing projects and then raises: permanent when any project
     refused permanently (the admin must act), else transient naming how many failed (the retry is idempotent).
     Bad credentials stop at once. With ``every_project`` a project that vanished meanwhile is skipped."""
-    name, fingerprint = delivery.variable, delivery.feed.fingerprint
+    name, fingerprint = delivery.cfg.variable, delivery.feed.fingerprint
     previous = dict(delivery.state.get("projects") or {})
     states: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
@@ -147,8 +147,8 @@ def push_projects(
 
 def verify_projects(api: ValohaiClient, delivery: Any, result: PushResult) -> PushResult:
     """Read every delivered project back: the name must be there with ``secret: true`` (values are null, so the
-    delivered fingerprint is what Feedkeeper keeps; PLATFORMS.md §2.3, §6)."""
-    name = delivery.variable
+    delivered fingerprint is what Feedkeeper keeps; docs/platforms.md §2.3, §6)."""
+    name = delivery.cfg.variable
     states = result.detail.get("projects") or {}
     bad: list[str] = []
     for project_id, entry in states.items():

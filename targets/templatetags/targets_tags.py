@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.redaction import redact
+from targets import queries
 from targets.adapters import REGISTRY
 from targets.models import Target
 
@@ -82,15 +83,18 @@ def target_info(target: Target) -> list[tuple[str, str]]:
     """What the adapter resolved about the target, as (label, value) rows; never credentials. Projects are
     listed by ``target_projects``."""
     rows = []
-    if target.organization_id:
-        rows.append(("Organization id", target.organization_id))
     for key, value in (target.info or {}).items():
         if key in HIDDEN_INFO or value in (None, "", [], {}):
             continue
-        if key == "organization_id" and target.organization_id:
-            continue
         rows.append((INFO_LABELS.get(key, key.replace("_", " ").capitalize()), redact(_show(value))))
     return rows
+
+
+@register.filter
+def target_settings(target: Target) -> list[tuple[str, Any]]:
+    """The target's platform-specific settings as its adapter presents them: (label, value) rows."""
+    cls = REGISTRY.get(target.kind)
+    return list(cls.target_rows(target)) if cls else []
 
 
 @register.filter
@@ -103,15 +107,16 @@ def target_projects(target: Target) -> list[dict[str, str]]:
 @register.simple_tag
 def targets_health() -> dict[str, Any]:
     """For the overview: every target with its health, and how many need attention."""
-    from targets.views import with_delivery_counts
-
-    targets = list(with_delivery_counts(Target.objects.all()))
-    failing = [t for t in targets if t.health in ("failing", "warning")]
-    return {"targets": targets, "attention": failing}
+    return queries.targets_health()
 
 
 @register.filter
-def auth_label(auth_type: str) -> str:
-    from targets.forms import AUTH_LABELS
-
-    return AUTH_LABELS.get(auth_type, auth_type)
+def auth_label(auth_type: str, kind: str = "") -> str:
+    """The label an adapter gives an auth type (``pat`` → "Personal access token")."""
+    for k, cls in REGISTRY.items():
+        if kind and k != kind:
+            continue
+        for spec in cls.auth:
+            if spec.key == auth_type:
+                return spec.label
+    return auth_type

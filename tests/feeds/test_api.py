@@ -324,4 +324,5 @@ def test_a_pending_check_reads_as_pending(api: Api, operator: User, feed: Feed) 
     check_id = client.post(f"/api/v1/feeds/{feed.pk}/check/").json()["id"]
     assert client.get(f"/api/v1/checks/{check_id}/").json()["status"] == "pending"
     listed = client.get("/api/v1/feed-checks/").json()
-    assert listed["count"] == 1 and listed["results"][0]["id"] == check_id
+    assert listed["count"] == 2, "the check queued when the feed was created, and this one"
+    assert listed["results"][0]["id"] == check_id

@@ -78,7 +78,7 @@ def run_vh(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedP
 
 
 def cli_env(sim: ValohaiSimulator, pid: str, token: str = TOKEN) -> dict[str, str]:
-    """The environment of PLATFORMS.md §2.6."""
+    """The environment of docs/platforms.md §2.6."""
     return {
         "VALOHAI_HOST": f"{sim.url}/",
         "VALOHAI_TOKEN": token,

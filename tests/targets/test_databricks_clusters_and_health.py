@@ -11,7 +11,7 @@ import pytest
 
 from feeds import services as feed_services
 from simulators.databricks import DatabricksSimulator
-from targets import pushing, services
+from targets import checks, pushing, services
 from targets.models import Delivery, Push, PushStatus, Target
 
 REF = "{{secrets/platform/pypi}}"
@@ -42,8 +42,8 @@ def secret_delivery(feed: Any, target: Target, clusters: list[str], **extra: Any
 
 
 def health(target: Target) -> dict[str, dict[str, str]]:
-    check = services.target_check_request(actor="system", target=target)
-    services.target_check_run(check_id=check.pk)
+    check = checks.target_check_request(actor="system", target=target)
+    checks.target_check_run(check_id=check.pk)
     check.refresh_from_db()
     return {r["name"]: r for r in check.results}
 

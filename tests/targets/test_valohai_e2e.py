@@ -143,7 +143,7 @@ def test_a_push_whose_worker_was_killed_is_reconciled_and_ends_with_every_projec
     first.kill()
     assert 0 < len(_all_delivered(sim, feed.credentialed_url())) < 20  # killed half-way
     sim.latency = 0
-    Push.objects.filter(pk=push.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    Push.objects.filter(pk=push.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))  # no sign of life
     workers()
     assert pushing.pushes_reconcile()["stuck"] == 1
     done = _final(delivery, after=push.pk - 1)

@@ -166,7 +166,7 @@ def test_only_admins_may_add_edit_or_delete_targets_and_deliveries(
     assert client.post(reverse("targets:delivery-delete", args=[delivery.pk])).status_code == 403
     target.refresh_from_db()
     delivery.refresh_from_db()
-    assert (Target.objects.count(), target.name, Delivery.objects.count(), delivery.key) == (
+    assert (Target.objects.count(), target.name, Delivery.objects.count(), delivery.cfg.key) == (
         1,
         "ws-offline",
         1,
@@ -277,7 +277,11 @@ def test_an_admin_adds_a_databricks_target_with_oauth_m2m(login: Login, admin: U
     data = target_data(auth_type="oauth_m2m", token="", client_id="sp-app-id", client_secret=CLIENT_SECRET)
     response = login(admin).post(reverse("targets:create"), data, follow=True)
     target = Target.objects.get(name="ws-new")
-    assert (target.auth_type, target.client_id, target.reveal_credential()) == ("oauth_m2m", "sp-app-id", CLIENT_SECRET)
+    assert (target.auth_type, target.cfg.client_id, target.reveal_credential()) == (
+        "oauth_m2m",
+        "sp-app-id",
+        CLIENT_SECRET,
+    )
     assert CLIENT_SECRET not in body(response) and "sp-app-id" in body(response)
 
 
@@ -295,7 +299,7 @@ def test_the_form_offers_the_registered_kinds_and_write_only_credential_fields(l
         ({"url": "https://user:secret-in-url@adb-1.azuredatabricks.net"}, "url", "must not contain credentials"),
         ({"name": "ws-offline"}, "name", "already exists"),
         ({"token": ""}, "token", "Enter the credential"),
-        ({"organization": "acme"}, "organization", "Only Valohai targets"),
+        ({"organization": "acme"}, "organization", "Not used by Databricks workspace targets"),
         ({"auth_type": "oauth_m2m", "client_secret": CLIENT_SECRET}, "client_id", "client"),
         ({"max_concurrency": "0"}, "max_concurrency", "greater than or equal to 1"),
         ({"kind": "jenkins"}, "kind", "Select a valid choice"),
@@ -378,7 +382,13 @@ def test_an_admin_adds_a_secret_delivery_wired_to_clusters(
     delivery = Delivery.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("targets:delivery-detail", args=[delivery.pk])
-    assert (delivery.scope, delivery.key, delivery.clusters, delivery.env_var, delivery.policy_id) == (
+    assert (
+        delivery.cfg.scope,
+        delivery.cfg.key,
+        delivery.cfg.clusters,
+        delivery.cfg.env_var,
+        delivery.cfg.policy_id,
+    ) == (
         "team",
         "pip-url",
         ["0101-a", "0101-b"],
@@ -411,8 +421,6 @@ def test_the_delivery_form_offers_the_adapters_modes_and_marks_experimental_ones
         ({"key": ""}, "key", "letters, digits"),
         ({"clusters": "ok-id bad/id"}, "clusters", "cluster ids"),
         ({"env_var": "1BAD"}, "env_var", "environment variable"),
-        ({"projects": "0b9e-uuid"}, "projects", "Only Valohai"),
-        ({"variable": "PRIVATE_PYPI_INDEX_URL"}, "projects", "Only Valohai"),
         ({"mode": "workspace_default", "scope": "", "key": "", "clusters": "c1"}, "clusters", "Not used"),
         ({"mode": "project_variable"}, "mode", "Select a valid choice"),
         ({"key": "acme-index", "scope": "feedkeeper"}, "__all__", "Another delivery already writes"),
@@ -446,7 +454,7 @@ def test_an_admin_adds_a_valohai_organization_on_app_valohai_com_by_default(logi
     data = target_data(kind="valohai", name="vh", url="", auth_type="token", token=VH_TOKEN, organization="acme")
     response = login(admin).post(reverse("targets:create"), data, follow=True)
     target = Target.objects.get(name="vh")
-    assert (target.url, target.auth_type, target.organization) == ("https://app.valohai.com", "token", "acme")
+    assert (target.url, target.auth_type, target.cfg.organization) == ("https://app.valohai.com", "token", "acme")
     assert target.reveal_credential() == VH_TOKEN and VH_TOKEN not in body(response)
 
 
@@ -455,7 +463,7 @@ def test_an_admin_adds_a_valohai_organization_on_app_valohai_com_by_default(logi
     [
         ({"organization": ""}, "organization", "organization's name"),
         ({"auth_type": "pat"}, "auth_type", "choose one of: token"),
-        ({"client_id": "sp"}, "client_id", "API token only"),
+        ({"client_id": "sp"}, "client_id", "Not used by Valohai organization targets"),
     ],
 )
 def test_bad_valohai_target_input_gets_a_400(
@@ -479,20 +487,31 @@ def test_an_admin_adds_a_valohai_delivery_to_every_project(
     response = login(admin).post(reverse("targets:delivery-create", args=[organization.pk]), data)
     assert response.status_code == 302
     delivery = Delivery.objects.get()
-    assert (delivery.projects, delivery.variable, delivery.scope) == (["*"], "PRIVATE_PYPI_INDEX_URL", "")
+    assert (delivery.cfg.projects, delivery.cfg.variable, delivery.config.get("scope")) == (
+        ["*"],
+        "PRIVATE_PYPI_INDEX_URL",
+        None,
+    )
     assert "every project of the organization" in body(
         login(admin).get(reverse("targets:delivery-detail", args=[delivery.pk]))
     )
 
 
+def test_a_valohai_delivery_form_offers_only_valohai_settings(login: Login, admin: User, organization: Target) -> None:
+    form = login(admin).get(reverse("targets:delivery-create", args=[organization.pk])).context["form"]
+    assert {"projects", "variable"} <= set(form.fields)
+    assert not {"scope", "key", "clusters", "env_var", "policy_id"} & set(form.fields)
+
+
 @pytest.mark.parametrize("field", ["scope", "key", "clusters", "env_var", "policy_id"])
-def test_databricks_fields_on_a_valohai_delivery_are_refused(
-    login: Login, admin: User, feed: Feed, organization: Target, field: str
+def test_databricks_fields_on_a_valohai_delivery_are_refused_by_the_api(
+    api: Any, admin: User, feed: Feed, organization: Target, field: str
 ) -> None:
-    data = {**delivery_data(feed, mode="project_variable", scope="", key="", projects="*"), field: "x1"}
-    response = login(admin).post(reverse("targets:delivery-create", args=[organization.pk]), data)
+    data = {"feed": feed.pk, "target": organization.pk, "mode": "project_variable", "projects": ["*"]}
+    data[field] = ["x1"] if field == "clusters" else "x1"
+    response = api(admin).post("/api/v1/deliveries/", data, format="json")
     assert response.status_code == 400 and not Delivery.objects.exists()
-    assert "Not used by Valohai deliveries." in response.context["form"].errors[field]
+    assert response.json()[field] == ["Not used by Valohai organization deliveries."]
 
 
 def test_a_valohai_check_resolves_the_organization_and_its_projects_for_the_detail_page(
@@ -529,7 +548,7 @@ def test_editing_a_delivery_makes_it_pending_and_pushes_again(
     response = client.post(reverse("targets:delivery-edit", args=[delivery.pk]), data)
     assert response.status_code == 302
     delivery.refresh_from_db()
-    assert (delivery.key, delivery.status) == ("acme-moved", DeliveryStatus.PENDING)
+    assert (delivery.cfg.key, delivery.status) == ("acme-moved", DeliveryStatus.PENDING)
     assert delivery.pushes.filter(status=PushStatus.PENDING, reason="updated").exists()
 
 

@@ -76,3 +76,46 @@ def test_a_scope_deleted_since_the_last_push_is_created_again(
     delivery.refresh_from_db()
     assert _push(delivery).status == PushStatus.SUCCEEDED
     assert databricks.workspace(0).secret_value("team", "pypi") == feed.credentialed_url()
+
+
+# --- batches -----------------------------------------------------------------------------------------------------
+
+
+def _items(deliveries: list[Delivery], value: str) -> list[Any]:
+    from targets.adapters.base import PushItem
+
+    return [PushItem(delivery=d, value=value) for d in deliveries]
+
+
+def test_a_batch_reads_each_scope_once_before_and_once_after_its_puts(
+    db: None, feed: Any, workspace: Target, databricks: DatabricksSimulator
+) -> None:
+    deliveries = [
+        services.delivery_create(actor="system", feed=feed, target=workspace, mode="secret", scope="team", key=f"k{i}")
+        for i in range(6)
+    ]
+    ws = databricks.workspace(0)
+    ws.requests.clear()
+    items = _items(deliveries, feed.credentialed_url())
+    workspace.adapter().push_many(items, parallel=4)
+    assert [i.error for i in items] == [None] * 6
+    calls = [path for _method, path in ws.requests]
+    assert calls.count("/api/2.0/secrets/list") == 2 and calls.count("/api/2.0/secrets/put") == 6
+    assert calls.count("/api/2.0/secrets/scopes/create") == 1
+    for item in items:
+        assert item.result is not None
+        assert item.result.remote_ts == ws.secret_timestamp("team", item.delivery.cfg.key)
+        assert ws.secret_value("team", item.delivery.cfg.key) == feed.credentialed_url()
+
+
+def test_a_failure_in_a_batch_fails_only_its_own_items(
+    db: None, feed: Any, workspace: Target, databricks: DatabricksSimulator
+) -> None:
+    first = services.delivery_create(actor="system", feed=feed, target=workspace, mode="secret", scope="a", key="k")
+    second = services.delivery_create(actor="system", feed=feed, target=workspace, mode="secret", scope="b", key="k")
+    databricks.workspace(0).faults.add(status=400, count=1, path_contains="/secrets/put")
+    items = _items([first, second], feed.credentialed_url())
+    workspace.adapter().push_many(items, parallel=1)  # in order: the first put meets the fault
+    assert items[0].error is not None and items[0].result is None and items[0].error.permanent
+    assert items[1].error is None and items[1].result is not None
+    assert databricks.workspace(0).secret_value("b", "k") == feed.credentialed_url()

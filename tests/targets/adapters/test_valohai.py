@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 import simulators.valohai.api as sim_api
 from feeds import services as feed_services
 from simulators.valohai import ValohaiSimulator
-from targets import pushing, services
+from targets import checks, pushing, services
 from targets.adapters import AdapterError, valohai_api, valohai_projects
 from targets.models import Delivery, DeliveryStatus, Push, PushStatus, Target, TargetCheck
 
@@ -61,9 +61,9 @@ def test_describe_resolves_the_organization_id_and_its_projects_across_pages(
     assert len(pages) == 4  # one project per page, the other organization's filtered out on our side
     assert info["organization_id"] == str(acme["id"]) and len(info["projects"]) == 3
     check = TargetCheck.objects.create(target=vh_target)
-    services.target_check_run(check_id=check.pk)
+    checks.target_check_run(check_id=check.pk)
     vh_target.refresh_from_db()
-    assert vh_target.organization_id == str(acme["id"]) != str(other["id"])
+    assert vh_target.info["organization_id"] == str(acme["id"]) != str(other["id"])
     assert vh_target.info["projects"] == [{"id": p["id"], "name": p["name"]} for p in acme["projects"]]
 
 
@@ -299,7 +299,7 @@ def test_health_reports_token_organization_each_project_coverage_and_the_feed(
     valohai.set_env_var(ids[1], VAR, "visible", secret=False)
     valohai.add_project("acme", "project-new")
     check = TargetCheck.objects.create(target=vh_target)
-    services.target_check_run(check_id=check.pk)
+    checks.target_check_run(check_id=check.pk)
     check.refresh_from_db()
     results = {r["name"]: r for r in check.results}
     assert results["authentication"]["status"] == "ok" and "admin" in results["authentication"]["detail"]

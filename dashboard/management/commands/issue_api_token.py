@@ -3,10 +3,10 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.services import audit_record
-from core.models import ApiToken
+from dashboard.services import api_token_issue
 
 
 class Command(BaseCommand):
@@ -24,14 +24,9 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}.") from None
         if not user.is_active:
             raise CommandError(f"User {username!r} is not active.")
-        token, raw = ApiToken.issue(user=user, name=name)
-        audit_record(
-            actor="cli",
-            action="api_token.issue",
-            obj=token,
-            object_type="api_token",
-            detail={"prefix": token.prefix, "user": username},
-            secrets=[raw],
-        )
+        try:
+            _, raw = api_token_issue(actor="cli", user=user, name=name)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(f"Issued API token {name!r} for {username}. Store it now; it is not shown again:")
         self.stdout.write(raw)
