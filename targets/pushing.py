@@ -55,6 +55,7 @@ from audit.services import audit_record
 from core.backoff import backoff
 from core.redaction import redact
 from targets.adapters import AdapterError, PushResult
+from targets.adapters.base import PushItem
 from targets.models import Delivery, DeliveryStatus, Push, PushStatus, Target
 
 log = logging.getLogger(__name__)
@@ -311,9 +312,10 @@ def push_run(*, push_id: int) -> Push | None:
         push = _claim(current)
         if push is None:
             return first
-        done = _run_claimed(push)
+        batch = [push, *_claim_siblings(push)]
+        done = _run_batch(batch)[0]
         first = first or done
-        ran += 1
+        ran += len(batch)
         keep = ran < settings.PUSH_KEEP_SLOT_MAX and time.monotonic() - started < settings.PUSH_KEEP_SLOT_SECONDS
         try:
             _, current = _dispatch(push.target_id, take_one=keep)
@@ -356,47 +358,117 @@ class DeadlineExceeded(Exception):
     """The adapter did not finish a push within ``PUSH_DEADLINE_SECONDS``."""
 
 
-def _run_claimed(push: Push) -> Push:
-    delivery = push.delivery
-    target = push.target = delivery.target
-    feed = delivery.feed
-    secrets: list[str] = []
-    outcome: Callable[[], Push]
-    try:
-        if feed.current_token is None:
-            raise AdapterError("The feed has no token to deliver.", permanent=True)
-        token = feed.current_token.reveal()
-        value = feed.credentialed_url()
-        secrets = [token, value, target.reveal_credential()]
-        fingerprint = feed.current_token.fingerprint
-        adapter = target.adapter()
-        consent = push.restart_consent
-
-        def work() -> PushResult:
-            result = adapter.push(delivery, value, restart_consent=consent)
-            return adapter.verify(delivery, result)
-
-        result = _supervise(push, work)
-    except DeadlineExceeded as exc:
-        outcome = functools.partial(_failed, push, str(exc), permanent=False, retry_after=None)
-    except AdapterError as exc:
-        message = redact(str(exc), secrets)
-        outcome = functools.partial(
-            _failed, push, message, permanent=exc.permanent, retry_after=exc.retry_after, detail=exc.detail
+def _claim_siblings(push: Push) -> list[Push]:
+    """Also take the target's other pushes that were sent to the broker but not yet claimed (they count against
+    the target's cap already), so the adapter gets them as one batch and may share calls between them. Their own
+    tasks then find nothing to claim."""
+    ids = list(
+        Push.objects.filter(
+            target_id=push.target_id, status=PushStatus.PENDING, dispatched_at__isnull=False, started_at__isnull=True
         )
-    except Exception as exc:
-        log.exception("Push %s failed unexpectedly", push.pk)
-        message = redact(f"Unexpected error: {type(exc).__name__}: {exc}", secrets)
-        outcome = functools.partial(_failed, push, message, permanent=False, retry_after=None)
-    else:
-        outcome = functools.partial(_succeeded, push, fingerprint, result)
+        .exclude(pk=push.pk)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[: settings.PUSH_BATCH_MAX - 1]
+    )
+    claimed = [_claim(pk) for pk in ids]
+    return [p for p in claimed if p is not None]
+
+
+def _run_claimed(push: Push) -> Push:
+    """Run one claimed push (a batch of one)."""
+    return _run_batch([push])[0]
+
+
+def _run_batch(pushes: list[Push]) -> list[Push]:
+    """Run claimed pushes of one target as one batch through the adapter's ``push_many``, under one heartbeat and
+    deadline, then record each outcome on its own (claim-guarded)."""
+    target = pushes[0].delivery.target
+    items: list[PushItem] = []
+    meta: dict[int, tuple[Push, str, list[str]]] = {}
+    outcomes: dict[int, Callable[[], Push]] = {}
+    for push in pushes:
+        delivery = push.delivery
+        delivery.target = push.target = target
+        feed = delivery.feed
+        if feed.current_token is None:
+            outcomes[push.pk] = functools.partial(
+                _failed, push, "The feed has no token to deliver.", permanent=True, retry_after=None
+            )
+            continue
+        try:
+            value = feed.credentialed_url()
+            secrets = [feed.current_token.reveal(), value]
+        except Exception as exc:
+            log.exception("Push %s could not read its feed's token", push.pk)
+            message = f"The feed's token could not be read: {type(exc).__name__}"
+            outcomes[push.pk] = functools.partial(_failed, push, message, permanent=False, retry_after=None)
+            continue
+        item = PushItem(delivery=delivery, value=value, restart_consent=push.restart_consent)
+        items.append(item)
+        meta[id(item)] = (push, feed.current_token.fingerprint, secrets)
+    if items:
+        _push_items(target, items, meta, outcomes)
+    done = []
+    for push in pushes:
+        try:
+            done.append(outcomes[push.pk]())
+        except Exception:
+            # Retried already (see ``_db``): leave the push running; it is taken over once its heartbeat expires.
+            log.exception("The outcome of push %s could not be written; it will run again", push.pk)
+            _reset_connection()
+            done.append(push)
+    return done
+
+
+def _push_items(
+    target: Target,
+    items: list[PushItem],
+    meta: dict[int, tuple[Push, str, list[str]]],
+    outcomes: dict[int, Callable[[], Push]],
+) -> None:
+    """Hand the items to the adapter (in the helper thread, heartbeating every push of the batch) and turn what
+    became of each into its outcome."""
+    pushes = [meta[id(i)][0] for i in items]
     try:
-        return outcome()
-    except Exception:
-        # Retried already (see ``_db``): leave the push running; it is taken over once its heartbeat expires.
-        log.exception("The outcome of push %s could not be written; it will run again", push.pk)
-        _reset_connection()
-        return push
+        credential = target.reveal_credential()
+        adapter = target.adapter()
+        _supervise(pushes, lambda: adapter.push_many(items, parallel=max(1, target.max_concurrency)))
+    except DeadlineExceeded as exc:
+        for push in pushes:
+            outcomes[push.pk] = functools.partial(_failed, push, str(exc), permanent=False, retry_after=None)
+        return
+    except AdapterError as exc:
+        for item in items:
+            push, _, secrets = meta[id(item)]
+            outcomes[push.pk] = functools.partial(
+                _failed, push, redact(str(exc), secrets), permanent=exc.permanent, retry_after=exc.retry_after
+            )
+        return
+    except Exception as exc:
+        log.exception("The batch of pushes %s failed unexpectedly", [p.pk for p in pushes])
+        for item in items:
+            push, _, secrets = meta[id(item)]
+            message = redact(f"Unexpected error: {type(exc).__name__}: {exc}", secrets)
+            outcomes[push.pk] = functools.partial(_failed, push, message, permanent=False, retry_after=None)
+        return
+    for item in items:
+        push, fingerprint, secrets = meta[id(item)]
+        secrets = [*secrets, credential]
+        if item.error is not None:
+            error = item.error
+            outcomes[push.pk] = functools.partial(
+                _failed,
+                push,
+                redact(str(error), secrets),
+                permanent=error.permanent,
+                retry_after=error.retry_after,
+                detail=error.detail,
+            )
+        elif item.result is not None:
+            outcomes[push.pk] = functools.partial(_succeeded, push, fingerprint, item.result)
+        else:
+            message = "The adapter reported nothing for this push; it will run again."
+            outcomes[push.pk] = functools.partial(_failed, push, message, permanent=False, retry_after=None)
 
 
 # --- heartbeat and deadline ------------------------------------------------------------------------------------
@@ -450,8 +522,9 @@ def _adapter_thread() -> _AdapterThread:
     return helper
 
 
-def _supervise(push: Push, work: Callable[[], PushResult]) -> PushResult:
-    """Run ``work`` in the helper thread; heartbeat while it runs; give up at the deadline."""
+def _supervise(pushes: list[Push], work: Callable[[], T]) -> T:
+    """Run ``work`` in the helper thread; heartbeat every push of the batch while it runs; give up at the
+    deadline."""
     helper = _adapter_thread()
     future = helper.submit(work)
     deadline = time.monotonic() + settings.PUSH_DEADLINE_SECONDS
@@ -466,7 +539,8 @@ def _supervise(push: Push, work: Callable[[], PushResult]) -> PushResult:
                 f"The push did not finish within {settings.PUSH_DEADLINE_SECONDS:g} s; it was abandoned and will "
                 "run again."
             )
-        _heartbeat(push)
+        for push in pushes:
+            _heartbeat(push)
 
 
 def _heartbeat(push: Push) -> bool:

@@ -167,6 +167,8 @@ PUSH_COVERAGE_EVERY_SECONDS = env.float("PUSH_COVERAGE_EVERY_SECONDS", default=3
 # A worker that finished a push runs its target's next one itself, this many pushes or seconds at most.
 PUSH_KEEP_SLOT_MAX = env.int("PUSH_KEEP_SLOT_MAX", default=50)
 PUSH_KEEP_SLOT_SECONDS = env.float("PUSH_KEEP_SLOT_SECONDS", default=60.0)
+# A worker takes at most this many of one target's dispatched pushes as one batch for the adapter.
+PUSH_BATCH_MAX = env.int("PUSH_BATCH_MAX", default=50)
 # A push whose platform calls take longer than this is abandoned and retried.
 PUSH_DEADLINE_SECONDS = env.float("PUSH_DEADLINE_SECONDS", default=300.0)
 # Tries of a push's database work (claim, outcome, dispatch) on a lock conflict or a dropped connection.

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from targets import pushing, tasks
-from targets.adapters import AdapterError, PushResult
+from targets.adapters import Adapter, AdapterError, PushResult
 from targets.models import Delivery, DeliveryStatus, Push, PushStatus, Target
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith(("postgresql", "postgis"))
@@ -29,7 +29,7 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
-class InstantAdapter:
+class InstantAdapter(Adapter):
     """Stands in for a platform that answers at once; counts its pushes."""
 
     calls: Counter[int] = Counter()

@@ -1,0 +1,120 @@
+"""A worker hands its target's dispatched pushes to the adapter as one batch, so the adapter can share calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from simulators.databricks import DatabricksSimulator
+from targets import pushing, services, tasks
+from targets.adapters import Adapter, AdapterError, PushResult
+from targets.adapters.base import PushItem
+from targets.models import Delivery, DeliveryStatus, Push, PushStatus, Target
+
+
+class RecordingAdapter(Adapter):
+    """Records each batch it is handed; fails the deliveries named in ``failing``."""
+
+    batches: list[list[int]] = []
+    failing: set[int] = set()
+
+    def push_many(self, items: list[PushItem], *, parallel: int) -> None:
+        self.batches.append([i.delivery.pk for i in items])
+        for item in items:
+            if item.delivery.pk in self.failing:
+                item.error = AdapterError("refused", permanent=True)
+            else:
+                item.result = PushResult(remote_ts=1)
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> type[RecordingAdapter]:
+    RecordingAdapter.batches, RecordingAdapter.failing = [], set()
+    monkeypatch.setattr(Target, "adapter", lambda self: RecordingAdapter(self))
+    return RecordingAdapter
+
+
+@pytest.fixture
+def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    sent: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks.run_push, "delay", lambda pk: sent.append(("run", pk)))
+    monkeypatch.setattr(tasks.dispatch_pushes, "delay", lambda pk: sent.append(("dispatch", pk)))
+    monkeypatch.setattr(tasks.dispatch_pushes, "apply_async", lambda args, **kw: sent.append(("dispatch", args[0])))
+    return sent
+
+
+def _dispatch(target: Target, capture: Any) -> int:
+    with capture(execute=True):
+        return pushing.push_dispatch(target_id=target.pk)
+
+
+def _deliveries(feed: Any, target: Target, count: int) -> list[Delivery]:
+    return [
+        services.delivery_create(actor="system", feed=feed, target=target, mode="secret", scope="team", key=f"k{i}")
+        for i in range(count)
+    ]
+
+
+def test_a_worker_runs_every_dispatched_push_of_its_target_as_one_batch_and_the_cap_holds(
+    db: None,
+    feed: Any,
+    workspace: Target,
+    recording: Any,
+    no_broker: list[tuple[str, int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    Target.objects.filter(pk=workspace.pk).update(max_concurrency=3)
+    deliveries = _deliveries(feed, workspace, 5)
+    assert _dispatch(workspace, django_capture_on_commit_callbacks) == 3  # the cap: three in flight
+    first = next(pk for kind, pk in no_broker if kind == "run")
+    pushing.push_run(push_id=first)
+    # One batch of the three dispatched, then (keeping the slot) one of the two left.
+    assert [len(b) for b in recording.batches] == [3, 2]
+    assert set(Push.objects.values_list("status", flat=True)) == {PushStatus.SUCCEEDED}
+    assert set(Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True)) == {
+        DeliveryStatus.DELIVERED
+    }
+    # The other tasks of the first batch find nothing left to claim.
+    others = [pk for kind, pk in no_broker if kind == "run" and pk != first]
+    assert all(pushing.push_run(push_id=pk) is None for pk in others)
+
+
+def test_one_failure_in_a_batch_fails_only_its_own_push(
+    db: None,
+    feed: Any,
+    workspace: Target,
+    recording: Any,
+    no_broker: list[tuple[str, int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    deliveries = _deliveries(feed, workspace, 3)
+    recording.failing = {deliveries[1].pk}
+    _dispatch(workspace, django_capture_on_commit_callbacks)
+    pushing.push_run(push_id=next(pk for kind, pk in no_broker if kind == "run"))
+    statuses = {p.delivery_id: p.status for p in Push.objects.all()}
+    assert statuses == {
+        deliveries[0].pk: PushStatus.SUCCEEDED,
+        deliveries[1].pk: PushStatus.FAILED,
+        deliveries[2].pk: PushStatus.SUCCEEDED,
+    }
+    assert Delivery.objects.get(pk=deliveries[1].pk).last_error == "refused"
+
+
+def test_a_databricks_batch_reads_the_shared_scope_once_before_and_once_after(
+    db: None,
+    feed: Any,
+    workspace: Target,
+    databricks: DatabricksSimulator,
+    no_broker: list[tuple[str, int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    _deliveries(feed, workspace, 4)
+    ws = databricks.workspace(0)
+    ws.requests.clear()
+    _dispatch(workspace, django_capture_on_commit_callbacks)
+    pushing.push_run(push_id=next(pk for kind, pk in no_broker if kind == "run"))
+    assert set(Push.objects.values_list("status", flat=True)) == {PushStatus.SUCCEEDED}
+    calls = [path for _method, path in ws.requests]
+    assert calls.count("/api/2.0/secrets/put") == 4
+    assert calls.count("/api/2.0/secrets/list") == 2  # sequential pushes would list eight times
