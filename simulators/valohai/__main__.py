@@ -8,6 +8,7 @@ import sys
 import threading
 from types import FrameType
 
+from .model import EXISTS_MESSAGE
 from .server import DEFAULT_GROUP_PATH, DEFAULT_TOKEN, DEFAULT_USERNAME, ValohaiSimulator
 
 
@@ -23,10 +24,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--username", default=DEFAULT_USERNAME)
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--fault-statuses", default="429,500,503", help="comma-separated codes or timeout names")
-    parser.add_argument(
-        "--no-overwrite",
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--overwrite",
         action="store_true",
-        help="POST of an existing env var name answers 400 instead of overwriting",
+        help="POST of an existing env var name overwrites it (200); by default it is refused",
+    )
+    existing.add_argument(
+        "--no-overwrite", action="store_true", help="POST of an existing env var name is refused (the default)"
+    )
+    parser.add_argument(
+        "--exists-status", type=int, choices=(400, 409), default=400, help="status refusing an existing name"
+    )
+    parser.add_argument("--exists-message", default=EXISTS_MESSAGE, help="wording of that refusal")
+    parser.add_argument(
+        "--project-owner", choices=("object", "id"), default="object", help="how projects show their owner"
+    )
+    parser.add_argument(
+        "--distinct-owner-ids", action="store_true", help="project owner ids differ from organization ids"
+    )
+    parser.add_argument(
+        "--no-organizations", action="store_true", help="organizations/ answers 404, as on some installations"
     )
     parser.add_argument("--group-path", default=DEFAULT_GROUP_PATH, help='"none" disables the group endpoint')
     parser.add_argument("--seed", type=int, default=0, help="seed of the random fault generator")
@@ -42,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         group_path=group_path,
-        overwrite_existing=not args.no_overwrite,
+        overwrite_existing=args.overwrite,
+        exists_status=args.exists_status,
+        exists_message=args.exists_message,
+        project_owner=args.project_owner,
+        distinct_owner_ids=args.distinct_owner_ids,
+        list_organizations=not args.no_organizations,
         token=args.token,
         username=args.username,
         seed=args.seed,

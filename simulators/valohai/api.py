@@ -147,16 +147,23 @@ class ValohaiAPI:
     def me(self, request: Request, user: User) -> Response:
         """``GET users/me/``: the health check ``vh login`` uses."""
         body = user.public()
-        body["organizations"] = [self.state.render_org(o, request.base) for o in self.state.visible_orgs(user)]
+        if self.state.list_organizations:
+            body["organizations"] = [self.state.render_org(o, request.base) for o in self.state.visible_orgs(user)]
         return json_response(200, body)
 
+    def _organizations_listed(self) -> None:
+        if not self.state.list_organizations:  # an installation without the endpoint
+            raise ApiError(404, NOT_FOUND)
+
     def organizations(self, request: Request, user: User) -> Response:
-        """``GET organizations/``: the user's organizations, paginated."""
+        """``GET organizations/``: the user's organizations, paginated (404 without ``list_organizations``)."""
+        self._organizations_listed()
         orgs = [self.state.render_org(o, request.base) for o in self.state.visible_orgs(user)]
         return json_response(200, paginate(orgs, request))
 
     def organization(self, request: Request, user: User, org_id: str) -> Response:
         """``GET organizations/{id}/``."""
+        self._organizations_listed()
         for org in self.state.visible_orgs(user):
             if org.id == int(org_id):
                 return json_response(200, self.state.render_org(org, request.base))
@@ -179,7 +186,8 @@ class ValohaiAPI:
         return json_response(200, self.state.render_project(project, request.base))
 
     def create_env_var(self, request: Request, user: User, project_id: str) -> Response:
-        """``POST projects/{uuid}/environment_variable/``: 201 new, 200 overwritten (or 400 when not allowed)."""
+        """``POST projects/{uuid}/environment_variable/``: 201 new, 200 overwritten, or the configured refusal
+        (400 or 409) of an existing name."""
         status, body = self.state.put_env_var(user, _canonical(project_id), request.data())
         return json_response(status, body)
 

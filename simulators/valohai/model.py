@@ -11,6 +11,12 @@ VALID_NAME_RE = re.compile(r"^[a-z0-9_-]+$", re.I)
 NOT_FOUND = {"detail": "Not found."}
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 REQUIRED = "This field is required."
+# The default wording of the refusal of an existing env var name; the real wording is unknown (§2.3).
+EXISTS_MESSAGE = "An environment variable with this name already exists."
+EXISTS_STATUSES = (400, 409)
+PROJECT_OWNERS = ("object", "id")
+# With ``distinct_owner_ids`` a project's owner id is the organization's id plus this.
+OWNER_ID_OFFSET = 1000
 # 1 and 0 also match True and False.
 TRUE_VALUES = {"t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "1", 1}
 FALSE_VALUES = {"f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "0", 0}
@@ -23,6 +29,20 @@ class ApiError(Exception):
         super().__init__(f"{status}: {body}")
         self.status = status
         self.body = body
+
+
+def check_exists_status(status: int) -> int:
+    """The refusal status of an existing env var name: 400 or 409."""
+    if status not in EXISTS_STATUSES:
+        raise ValueError(f"exists_status must be 400 or 409; got {status!r}")
+    return int(status)
+
+
+def check_project_owner(style: str) -> str:
+    """How projects render their owner: ``"object"`` or ``"id"``."""
+    if style not in PROJECT_OWNERS:
+        raise ValueError(f"project_owner must be one of {', '.join(PROJECT_OWNERS)}; got {style!r}")
+    return style
 
 
 def now_iso() -> str:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from .api import Request, ValohaiAPI
 from .faults import FaultRule, Faults
 from .httpbase import BaseHandler, LoopbackHTTPServer, Response, html_response, json_response, serve_in_thread
-from .model import FORBIDDEN, NOT_FOUND, ApiError
+from .model import EXISTS_MESSAGE, FORBIDDEN, NOT_FOUND, ApiError, check_exists_status, check_project_owner
 from .state import State
 
 DEFAULT_TOKEN = "vh-sim-token"
@@ -72,8 +72,11 @@ class ValohaiHandler(BaseHandler):
 class ValohaiSimulator:
     """A loopback Valohai API server; see ``simulators/README.md`` (## Valohai) for the full contract.
 
-    ``group_path=None`` removes the environment-variable-group endpoint (404). ``overwrite_existing=False``
-    makes a POST of an existing env var name answer 400 (unique), so clients must delete and re-create.
+    ``group_path=None`` removes the environment-variable-group endpoint (404). By default a POST of an existing env
+    var name is refused (``exists_status`` 400 or 409, worded ``exists_message``), so clients must delete and
+    re-create; ``overwrite_existing=True`` makes it overwrite (200). ``project_owner="id"`` renders a project's
+    owner as a bare id, ``distinct_owner_ids=True`` makes that id differ from the organization's, and
+    ``list_organizations=False`` makes ``organizations/`` answer 404.
     A user ``admin`` with token ``vh-sim-token`` exists unless ``token=None``.
     """
 
@@ -83,13 +86,27 @@ class ValohaiSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         group_path: str | None = DEFAULT_GROUP_PATH,
-        overwrite_existing: bool = True,
+        overwrite_existing: bool = False,
         token: str | None = DEFAULT_TOKEN,
         username: str = DEFAULT_USERNAME,
         seed: int | None = 0,
+        *,
+        exists_status: int = 400,
+        exists_message: str = EXISTS_MESSAGE,
+        project_owner: str = "object",
+        distinct_owner_ids: bool = False,
+        list_organizations: bool = True,
     ) -> None:
         self.lock = threading.RLock()
-        self.state = State(self.lock, overwrite_existing=overwrite_existing)
+        self.state = State(
+            self.lock,
+            overwrite_existing=overwrite_existing,
+            exists_status=exists_status,
+            exists_message=exists_message,
+            project_owner=project_owner,
+            distinct_owner_ids=distinct_owner_ids,
+            list_organizations=list_organizations,
+        )
         self.faults = Faults(self.lock, seed=seed)
         self.latency = float(latency)
         self.host = host
@@ -145,6 +162,29 @@ class ValohaiSimulator:
     @overwrite_existing.setter
     def overwrite_existing(self, value: bool) -> None:
         self.state.overwrite_existing = bool(value)
+
+    def refuse_existing(self, status: int = 400, message: str = EXISTS_MESSAGE) -> None:
+        """Refuse a POST of an existing env var name with ``status`` (400 or 409) and ``message``."""
+        with self.lock:
+            self.state.overwrite_existing = False
+            self.state.exists_status = check_exists_status(status)
+            self.state.exists_message = message
+
+    def show_owners(self, style: str = "object", *, distinct_ids: bool = False) -> None:
+        """Render project owners as ``{id, username}`` (``"object"``) or a bare id (``"id"``); ``distinct_ids``
+        makes the owner id differ from the organization's id."""
+        with self.lock:
+            self.state.project_owner = check_project_owner(style)
+            self.state.distinct_owner_ids = distinct_ids
+
+    @property
+    def list_organizations(self) -> bool:
+        """Whether ``organizations/`` answers (False: 404, like an installation without it)."""
+        return self.state.list_organizations
+
+    @list_organizations.setter
+    def list_organizations(self, value: bool) -> None:
+        self.state.list_organizations = bool(value)
 
     # ---- seeding and inspection ----------------------------------------------------------------------------
 

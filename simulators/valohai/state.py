@@ -12,13 +12,17 @@ from typing import Any
 
 from .groups import GroupStore
 from .model import (
+    EXISTS_MESSAGE,
     NOT_FOUND,
+    OWNER_ID_OFFSET,
     REQUIRED,
     ApiError,
     Group,
     Organization,
     Project,
     User,
+    check_exists_status,
+    check_project_owner,
     natural_key,
     now_iso,
     validate_variable,
@@ -28,9 +32,29 @@ from .model import (
 class State(GroupStore):
     """All simulator data behind one re-entrant lock (shared with the fault table and request log)."""
 
-    def __init__(self, lock: threading.RLock | None = None, *, overwrite_existing: bool = True) -> None:
+    def __init__(
+        self,
+        lock: threading.RLock | None = None,
+        *,
+        overwrite_existing: bool = False,
+        exists_status: int = 400,
+        exists_message: str = EXISTS_MESSAGE,
+        project_owner: str = "object",
+        distinct_owner_ids: bool = False,
+        list_organizations: bool = True,
+    ) -> None:
         self.lock = lock or threading.RLock()
+        # Whether a POST of an existing env var name overwrites it; undocumented on the real service (§2.3), so
+        # the refusing variant is the default and its status (400 or 409) and wording are configurable.
         self.overwrite_existing = overwrite_existing
+        self.exists_status = check_exists_status(exists_status)
+        self.exists_message = exists_message
+        # How a project shows its owner: "object" ({id, username}) or "id" (a bare number, as in valohai-cli's
+        # test fixtures); with distinct_owner_ids the owner's id is not the organization's id.
+        self.project_owner = check_project_owner(project_owner)
+        self.distinct_owner_ids = distinct_owner_ids
+        # False: GET organizations/ answers 404, like an installation that does not list organizations.
+        self.list_organizations = list_organizations
         self.users: dict[str, User] = {}
         self.tokens: dict[str, str] = {}
         self.orgs: dict[int, Organization] = {}
@@ -126,7 +150,8 @@ class State(GroupStore):
     # ---- project environment variables ---------------------------------------------------------------------
 
     def put_env_var(self, user: User, project_id: str, data: Any) -> tuple[int, dict[str, Any]]:
-        """``POST projects/{id}/environment_variable/``: 201 created, 200 overwritten, or 400/404."""
+        """``POST projects/{id}/environment_variable/``: 201 created, 200 overwritten (``overwrite_existing``), or
+        the refusal of an existing name (``exists_status`` 400 or 409, worded ``exists_message``), or 400/404."""
         with self.lock:
             project = self.project_for(user, project_id)
             clean, errors = validate_variable(data)
@@ -134,12 +159,15 @@ class State(GroupStore):
                 raise ApiError(400, errors)
             exists = clean["name"] in project.env
             if exists and not self.overwrite_existing:
-                raise ApiError(
-                    400,
-                    {"name": [{"message": "An environment variable with this name already exists.", "code": "unique"}]},
-                )
+                raise ApiError(self.exists_status, self.exists_body())
             project.env[clean["name"]] = {"value": clean["value"], "secret": clean["secret"]}
             return (200 if exists else 201), {"name": clean["name"], "secret": clean["secret"]}
+
+    def exists_body(self) -> dict[str, Any]:
+        """The refusal of an existing name: a DRF field error for 400, ``{"detail"}`` for 409."""
+        if self.exists_status == 409:
+            return {"detail": self.exists_message}
+        return {"name": [self.exists_message]}
 
     def delete_env_var(self, user: User, project_id: str, data: Any) -> None:
         """``DELETE projects/{id}/environment_variable/`` with body ``{"name"}``: None (204) or 400/404."""
@@ -166,6 +194,17 @@ class State(GroupStore):
         """An organization as ``GET organizations/`` lists it."""
         return {"id": org.id, "name": org.name, "url": f"{base}/api/v0/organizations/{org.id}/"}
 
+    def owner_id(self, org: Organization) -> int:
+        """The id a project shows for its owning organization (the organization's own id unless
+        ``distinct_owner_ids``)."""
+        return org.id + OWNER_ID_OFFSET if self.distinct_owner_ids else org.id
+
+    def render_owner(self, org: Organization) -> Any:
+        """A project's ``owner``: ``{id, username}`` or, with ``project_owner="id"``, the bare id."""
+        if self.project_owner == "id":
+            return self.owner_id(org)
+        return {"id": self.owner_id(org), "username": org.name}
+
     def render_project(self, project: Project, base: str) -> dict[str, Any]:
         """A project as the API shows it: secret values are null."""
         with self.lock:
@@ -178,7 +217,7 @@ class State(GroupStore):
                 "id": project.id,
                 "name": project.name,
                 "description": "",
-                "owner": {"id": org.id, "username": org.name},
+                "owner": self.render_owner(org),
                 "ctime": project.ctime,
                 "mtime": project.mtime,
                 "url": f"{base}/api/v0/projects/{project.id}/",
@@ -201,6 +240,11 @@ class State(GroupStore):
         with self.lock:
             return {
                 "overwrite_existing": self.overwrite_existing,
+                "exists_status": self.exists_status,
+                "exists_message": self.exists_message,
+                "project_owner": self.project_owner,
+                "distinct_owner_ids": self.distinct_owner_ids,
+                "list_organizations": self.list_organizations,
                 "users": [
                     {"id": u.id, "username": u.username, "tokens": sorted(u.tokens)} for u in self.users.values()
                 ],

@@ -22,11 +22,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
 
 from targets.adapters.base import Adapter, AdapterError, AuthSpec, HealthResult, ModeSpec, PushResult, setting
-from targets.adapters.valohai_api import ValohaiClient
+from targets.adapters.valohai_api import API_PREFIX, ValohaiClient, ValohaiError
 from targets.adapters.valohai_groups import group_name, push_group, verify_group
 from targets.adapters.valohai_health import check_health
 from targets.adapters.valohai_projects import DELIVERED, push_projects, verify_projects
@@ -36,6 +37,8 @@ EVERY_PROJECT = "*"
 # The official CLI's rule for variable names (docs/platforms.md §2.3).
 _VARIABLE = re.compile(r"^[a-z0-9_-]+$", re.I)
 _LOCATION_MAX = 300
+# The owner segment of a project's display URL, ``https://app.valohai.com/p/<owner>/<project>/``.
+_DISPLAY_OWNER = re.compile(r"^/p/([^/]+)/[^/]+/?$")
 
 
 def _project_ids(raw: Any) -> list[str]:
@@ -83,10 +86,44 @@ class ValohaiDelivery:
     )
     variable: str = setting(
         "Variable",
-        help=f"The environment variable's name (default {DEFAULT_VARIABLE}). Executions see project secrets only "
-        "when they inherit the project's environment variables.",
+        help=f"The environment variable's name (default {DEFAULT_VARIABLE}). An execution sees it only when "
+        '"Inherit project\'s environment variables and secrets" is ticked when it is created (in the API and '
+        "in pipeline nodes: inherit_environment_variables: true); deployment versions need the same.",
         initial=DEFAULT_VARIABLE,
     )
+
+
+def _owner(project: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(owner name, owner id) of a project as far as it shows them: ``owner`` as ``{id, username}`` or a bare id;
+    without a username, the owner segment of ``urls.display`` (``…/p/<owner>/<project>/``)."""
+    owner = project.get("owner")
+    name: str | None = None
+    owner_id: str | None = None
+    if isinstance(owner, dict):
+        name = str(owner["username"]) if owner.get("username") else None
+        owner_id = str(owner["id"]) if owner.get("id") is not None else None
+    elif isinstance(owner, (int, str)) and not isinstance(owner, bool) and str(owner):
+        owner_id = str(owner)
+    if name is None:
+        display = str((project.get("urls") or {}).get("display") or "")
+        found = _DISPLAY_OWNER.search(urlsplit(display).path) if display else None
+        name = unquote(found.group(1)) if found else None
+    return name, owner_id
+
+
+def owned_by(projects: list[dict[str, Any]], org: dict[str, Any]) -> dict[str, str]:
+    """uuid → name of the projects among ``projects`` that ``org`` owns. A project whose owner name is known
+    matches on the name (case-insensitively) alone: the owner's id need not be the organization's id. A project
+    showing only an owner id matches when that id is the organization's, or the owner id of a project matched by
+    name in the same listing."""
+    wanted = str(org["name"]).lower()
+    owners = [(p, *_owner(p)) for p in projects if isinstance(p, dict) and p.get("id")]
+    ids = {str(org["id"])} | {oid for _, name, oid in owners if oid and name and name.lower() == wanted}
+    found: dict[str, str] = {}
+    for project, name, owner_id in owners:
+        if (name.lower() == wanted) if name else (owner_id in ids):
+            found[str(project["id"])] = str(project.get("name") or project["id"])
+    return found
 
 
 class ValohaiAdapter(Adapter):
@@ -101,7 +138,13 @@ class ValohaiAdapter(Adapter):
     DeliveryConfig = ValohaiDelivery
     modes = {
         "project_variable": ModeSpec(
-            "project_variable", "Secret project environment variable", ("projects", "variable")
+            "project_variable",
+            "Secret project environment variable",
+            ("projects", "variable"),
+            help="A secret environment variable in each project. Valohai passes project variables only to runs "
+            'created with "Inherit project\'s environment variables and secrets" ticked '
+            "(inherit_environment_variables in the API); a run without it does not see the index URL. "
+            "Feedkeeper cannot check this from the API.",
         ),
         "organization_group": ModeSpec(
             "organization_group", "Organization environment-variable group", ("projects", "variable"), experimental=True
@@ -154,17 +197,32 @@ class ValohaiAdapter(Adapter):
 
     def organization(self, api: ValohaiClient) -> dict[str, Any]:
         """``{"id": int, "name": str}`` of the target's organization, matched by name (case-insensitively) or,
-        after a rename on Valohai, by the stored id. Permanent error when the token's user cannot see it."""
+        after a rename on Valohai, by the stored id. Permanent error when the token's user cannot see it, or when
+        the installation does not list organizations at all (``organizations/`` answers 404 or 405)."""
         wanted, stored_id = (
             self.target.cfg.organization.lower(),
             str((self.target.info or {}).get("organization_id") or ""),
         )
         by_id = None
-        for org in api.paginate("organizations/"):
-            if str(org.get("name", "")).lower() == wanted:
-                return {"id": int(org["id"]), "name": str(org["name"])}
-            if stored_id and str(org.get("id")) == stored_id:
-                by_id = {"id": int(org["id"]), "name": str(org["name"])}
+        try:
+            for org in api.paginate("organizations/"):
+                if not isinstance(org, dict) or "id" not in org:
+                    continue
+                if str(org.get("name", "")).lower() == wanted:
+                    return {"id": int(org["id"]), "name": str(org["name"])}
+                if stored_id and str(org.get("id")) == stored_id:
+                    by_id = {"id": int(org["id"]), "name": str(org.get("name") or org["id"])}
+        except ValohaiError as exc:
+            if exc.status not in (404, 405):
+                raise
+            raise AdapterError(
+                f"This Valohai installation does not list organizations (GET {API_PREFIX}organizations/ answered "
+                f"HTTP {exc.status}), so Feedkeeper cannot resolve the organization "
+                f"{self.target.cfg.organization!r}. Check the target URL, or ask the installation's administrators "
+                "whether the organizations API is enabled.",
+                permanent=True,
+                status=exc.status,
+            ) from None
         if by_id is not None:
             return by_id
         raise AdapterError(
@@ -185,13 +243,10 @@ class ValohaiAdapter(Adapter):
         return "*" in mine or "*" in theirs or bool(mine & theirs)
 
     def organization_projects(self, api: ValohaiClient, org: dict[str, Any]) -> dict[str, str]:
-        """uuid → name of every project the organization owns (owner is a user-like ``{id, username}``)."""
-        found: dict[str, str] = {}
-        for project in api.paginate("projects/"):
-            owner = project.get("owner") or {}
-            if str(owner.get("id")) == str(org["id"]) or owner.get("username") == org["name"]:
-                found[str(project["id"])] = str(project.get("name") or project["id"])
-        return found
+        """uuid → name of every project the organization owns. Projects are listed for the whole user (no owner
+        filter is documented) and matched here on their ``owner``, which is a user-like ``{id, username}`` object
+        or, in valohai-cli's own test fixtures, a bare id (docs/platforms.md §2.2). See :func:`owned_by`."""
+        return owned_by(list(api.paginate("projects/")), org)
 
     def targeted_projects(self, api: ValohaiClient, delivery: Any) -> dict[str, str]:
         """uuid → name (as last known) of the projects the delivery covers now."""
@@ -245,11 +300,21 @@ class ValohaiAdapter(Adapter):
     def needs_push(self, delivery: Any) -> bool:
         """True when a project the delivery should cover (for ``["*"]``: any project of the organization,
         including ones created since) is not yet covered according to ``delivery.state``."""
-        covered = self.covered(delivery)
-        if delivery.cfg.projects != [EVERY_PROJECT]:
-            return bool(set(delivery.cfg.projects) - covered)
-        api = self.client()
-        return bool(set(self.organization_projects(api, self.organization(api))) - covered)
+        return bool(self.deliveries_needing_push([delivery]))
+
+    def deliveries_needing_push(self, deliveries: list[Any]) -> list[int]:
+        """The ids of the deliveries with a project not yet covered. The organization and its projects are
+        listed once for all the ``["*"]`` deliveries (none at all when every delivery lists its projects)."""
+        org_projects: set[str] = set()
+        if any(d.cfg.projects == [EVERY_PROJECT] for d in deliveries):
+            api = self.client()
+            org_projects = set(self.organization_projects(api, self.organization(api)))
+        due = []
+        for delivery in deliveries:
+            wanted = org_projects if delivery.cfg.projects == [EVERY_PROJECT] else set(delivery.cfg.projects)
+            if wanted - self.covered(delivery):
+                due.append(delivery.pk)
+        return due
 
     def check_health(self, deliveries: list[Any]) -> list[HealthResult]:
         """Token, organization, each delivery's places, coverage, last push per project, and the feeds."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -28,10 +28,15 @@ API_PREFIX = "/api/v0/"
 PAGE_SIZE = 100
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _EXISTS = re.compile(r"already exists|must make a unique set", re.I)
+# How an installation may refuse a POST of an existing name: undocumented, so both (docs/platforms.md §2.3).
+CONFLICT_STATUSES = frozenset({400, 409})
+_NAME_OR_GENERAL = frozenset({"name", "detail", "non_field_errors", "__all__", "message", "code"})
 
 
 class ValohaiError(AdapterError):
-    """An error answer from Valohai. ``exists`` is true for a 400 saying the name is already taken."""
+    """An error answer from Valohai. ``exists`` hints that the name is already taken (a 409, or a 400 worded so);
+    the wording is not documented, so callers that must know read the place back (:attr:`conflict`).
+    ``fields`` are the top-level keys of a DRF error body (which fields the refusal blames)."""
 
     def __init__(
         self,
@@ -43,13 +48,21 @@ class ValohaiError(AdapterError):
         secrets: tuple[str, ...] = (),
         exists: bool = False,
         ambiguous: bool = False,
+        fields: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(message, permanent=permanent, status=status, retry_after=retry_after, secrets=secrets)
         self.exists = exists
         # True when the request may or may not have been applied (no answer, 5xx): a write must be re-read.
         self.ambiguous = ambiguous
+        self.fields = fields
         # Set by the project push when it had deleted the variable and could not create it again.
         self.missing = False
+
+    @property
+    def conflict(self) -> bool:
+        """A 400 or 409 that may mean "this name exists", whatever its wording (docs/platforms.md §2.3): one that
+        blames only the name, or no field at all. A refusal blaming another field (``value``) is not one."""
+        return self.status in CONFLICT_STATUSES and not (self.fields - _NAME_OR_GENERAL)
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -137,7 +150,7 @@ class ValohaiClient(VendorClient):
 
     # --- errors -----------------------------------------------------------------------------------------------
     def raise_for_response(self, response: httpx.Response, where: str = "") -> None:
-        """Flatten a DRF error body (:func:`flatten_errors`) and raise what the answer means; a 400 saying the
+        """Flatten a DRF error body (:func:`flatten_errors`) and raise what the answer means; a 409 or a 400 saying the
         name is taken sets ``exists``, and a 5xx ``ambiguous`` (the write may have been applied)."""
         status = response.status_code
         if status < self.ok_below:
@@ -149,8 +162,9 @@ class ValohaiClient(VendorClient):
             except ValueError:
                 body = None
         text = "; ".join(flatten_errors(body)) if body is not None else ""
-        exists = status == 400 and ("unique" in _error_codes(body) or bool(_EXISTS.search(text)))
-        raise self.status_error(response, where, message=text, exists=exists)
+        exists = status == 409 or (status == 400 and ("unique" in _error_codes(body) or bool(_EXISTS.search(text))))
+        fields = frozenset(str(k) for k in body) if isinstance(body, dict) else frozenset()
+        raise self.status_error(response, where, message=text, exists=exists, fields=fields)
 
     def describe(self, failure: Failure, response: httpx.Response, *, where: str, message: str, code: str) -> str:
         status = response.status_code
@@ -172,6 +186,7 @@ class ValohaiClient(VendorClient):
         retry_after: float | None = None,
         code: str = "",
         exists: bool = False,
+        fields: frozenset[str] = frozenset(),
         **extra: Any,
     ) -> ValohaiError:
         """A :class:`ValohaiError`; ``ambiguous`` unless the answer was a refusal (a 4xx): with no answer, an
@@ -184,25 +199,20 @@ class ValohaiClient(VendorClient):
             secrets=self.secrets,
             exists=exists,
             ambiguous=status is None or not 400 <= status < 500,
+            fields=fields,
         )
 
     def paginate(
         self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None, max_pages: int = 1000
     ) -> Iterator[dict[str, Any]]:
         """Yield every item of a DRF ``limit``/``offset`` listing. ``next`` is an absolute URL (docs/platforms.md §2.5):
-        it is followed only on the target's own origin; a foreign one is an error, so the token never leaves."""
+        it is followed only on the target's own origin (see :meth:`same_origin`); a foreign one is an error, so the
+        token never leaves."""
         url: str | None = self.absolute(path)
         query: dict[str, Any] | None = {**(params or {}), "limit": limit or PAGE_SIZE}
         for _ in range(max_pages):
             assert url is not None
-            if origin(url) != self.origin:
-                raise ValohaiError(
-                    f"Valohai's pagination link points at another host ({_host(url)}); Feedkeeper "
-                    f"does not send its token there. Check the target URL ({self.url}) matches the "
-                    "installation's own address.",
-                    permanent=True,
-                    secrets=self.secrets,
-                )
+            url = self.same_origin(url)
             body = self.call("GET", url, params=query)
             if isinstance(body, list):  # an unpaginated installation
                 yield from body
@@ -212,6 +222,31 @@ class ValohaiClient(VendorClient):
             if not url:
                 return
         raise ValohaiError(f"{_short(path)}: more than {max_pages} pages.", permanent=False)
+
+    def same_origin(self, url: str) -> str:
+        """``url`` when it is on the target's origin. A private installation behind a TLS-terminating proxy builds
+        ``http://`` links to its own host (docs/platforms.md §2.5): the same host over ``http`` on the default or
+        the target's port is taken as the target's origin, with the scheme upgraded. Anything else (another host,
+        another port, a downgrade) raises, so the token is never sent elsewhere."""
+        if origin(url) == self.origin:
+            return url
+        parts, mine = urlsplit(url), urlsplit(self.url)
+        scheme, host, port = origin(url)
+        if (
+            scheme == "http"
+            and self.origin[0] == "https"
+            and host == self.origin[1]
+            and port in (_DEFAULT_PORTS["http"], self.origin[2])
+            and not parts.username
+        ):
+            return urlunsplit((mine.scheme, mine.netloc, parts.path, parts.query, ""))
+        raise ValohaiError(
+            f"Valohai's pagination link points at another host ({_host(url)}); Feedkeeper "
+            f"does not send its token there. Check the target URL ({self.url}) matches the "
+            "installation's own address.",
+            permanent=True,
+            secrets=self.secrets,
+        )
 
     # --- the calls Feedkeeper makes ------------------------------------------------------------------------
     def me(self) -> dict[str, Any]:

@@ -73,9 +73,10 @@ def push_group(api: ValohaiClient, delivery: Any, org_id: int, projects: dict[st
                 )
             )
         except ValohaiError as exc:
-            if not exc.exists:
+            if not (exc.exists or exc.conflict):
                 raise _endpoint_errors(exc) from None
-            group = find_group(api, org_id, name)  # created meanwhile (e.g. by an earlier, lost answer)
+            # A 400/409 of any wording: read back; the group may exist (e.g. an earlier, lost answer created it).
+            group = find_group(api, org_id, name)
             if group is None:
                 raise
             group = _update(api, group, ours, wanted)

@@ -5,6 +5,10 @@ visible; per delivery and project, the variable present as a secret (failing whe
 last push and whether its fingerprint is the feed's current one (secret values are never returned, so the
 fingerprint Feedkeeper kept is all there is); projects a delivery should cover but does not yet (warning); for a
 group delivery, the group itself; and whether each feed accepts its token.
+
+Not checked: whether runs inherit the project's variables ("Inherit project's environment variables and secrets").
+Valohai does not document that an execution read back shows the flag or its inherited variables, so there is no
+sound way to warn about it (docs/platforms.md §2.3); the delivery form says it instead.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ project of a delivery, safely, and reading it back.
 Why the write is shaped the way it is:
 
 - There is no update endpoint: ``POST projects/{id}/environment_variable/`` either overwrites an existing name
-  (2xx) or answers 400 "already exists"; which one a given installation does is unknown (§2.3, §7.1), so both are
-  handled: on "exists" the variable is deleted (JSON body ``{"name"}``) and created again.
+  (2xx) or refuses it; which one a given installation does, and with which status (400 or 409) and wording, is
+  unknown (§2.3, §7.1). So a 400 or 409 that does not blame another field is settled by reading the project back:
+  when the name is there, the variable is deleted (JSON body ``{"name"}``) and created again; when it is not,
+  the refusal is real (permanent). A name that exists never ends in a permanent failure.
 - A create POST is never retried blindly (§2.5, §6). After an ambiguous failure (no answer, 5xx, 429) the project
   is re-read. If the name is absent, POSTing again cannot duplicate anything. If it is present, a re-read cannot
   tell the old value from the new one, because secret values come back as ``null``; the only way to be *sure* the
@@ -62,6 +64,13 @@ def put_variable(api: ValohaiClient, project_id: str, name: str, value: str) -> 
         raise
 
 
+def _read(api: ValohaiClient, project_id: str, name: str) -> dict[str, Any] | None:
+    """The variable ``name`` as the project shows it now (``{"value": None, "secret": True}`` for a secret), or
+    None when the project has no such name."""
+    current = (api.project(project_id).get("environment_variables") or {}).get(name)
+    return dict(current) if isinstance(current, dict) else None
+
+
 def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: dict[str, bool]) -> str:
     last: ValohaiError | None = None
     for attempt in range(IN_PLACE_ATTEMPTS):
@@ -69,17 +78,21 @@ def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: d
             api.create_variable(project_id, name, value)
             return "re-created" if progress["deleted"] else "created or overwritten"
         except ValohaiError as exc:
-            if not exc.exists and exc.permanent:
-                raise
-            if exc.exists:
-                # This installation does not overwrite (docs/platforms.md §2.3): delete, then create.
-                api.delete_variable(project_id, name)  # a 404 here means it is absent: just as good
+            if exc.conflict:
+                # A 400 or 409, worded however this installation words it: whether a POST of an existing name is
+                # refused is not documented (docs/platforms.md §2.3), so the project is read back to decide.
+                if _read(api, project_id, name) is None:
+                    raise  # the name is not there: a real refusal of the request
+                api.delete_variable(project_id, name)  # it exists: delete, then create (a 404 here is as good)
                 progress["deleted"] = True
+                last = _still_exists(name, exc)
                 continue
+            if exc.permanent:
+                raise
             last = exc
         # Ambiguous: the POST may have been applied. Re-read before sending anything again.
         _wait(attempt, last.retry_after)
-        current = (api.project(project_id).get("environment_variables") or {}).get(name)
+        current = _read(api, project_id, name)
         if current is None:
             continue  # absent: a new POST cannot duplicate anything
         if progress["deleted"] and current.get("secret"):
@@ -88,6 +101,16 @@ def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: d
         api.delete_variable(project_id, name)
         progress["deleted"] = True
     raise last or ValohaiError(f"Could not create {name} after deleting it.", permanent=False)
+
+
+def _still_exists(name: str, exc: ValohaiError) -> ValohaiError:
+    """The error left when every attempt found the name back after deleting it: transient, never permanent, since
+    the name exists (someone else may be re-creating it meanwhile)."""
+    return ValohaiError(
+        f"Valohai kept refusing {name} as existing after it was deleted (HTTP {exc.status}): {exc}",
+        permanent=False,
+        status=exc.status,
+    )
 
 
 def push_projects(

@@ -214,6 +214,31 @@ def test_next_links_follow_the_host_header(sim: ValohaiSimulator) -> None:
     assert page["next"] == "http://valohai.example.test:8443/api/v0/projects/?limit=1&offset=1"
 
 
+def test_project_owners_can_show_as_bare_ids_distinct_from_the_organizations(sim: ValohaiSimulator) -> None:
+    # valohai-cli's tests/fixtures/data.py has a project with "owner": 1 and another with {"id", "username"}.
+    pid = project_id(sim)
+    org_id = sim.dump()["organizations"][0]["id"]
+    with client(sim) as c:
+        sim.show_owners("id")
+        bare = c.get(f"/api/v0/projects/{pid}/").json()["owner"]
+        sim.show_owners("object", distinct_ids=True)
+        distinct = c.get(f"/api/v0/projects/{pid}/").json()["owner"]
+        sim.show_owners("id", distinct_ids=True)
+        listed = c.get("/api/v0/projects/").json()["results"][0]["owner"]
+    assert bare == org_id
+    assert distinct["username"] == "acme" and distinct["id"] != org_id
+    assert listed == distinct["id"]
+
+
+def test_an_installation_without_the_organizations_listing_answers_404(sim: ValohaiSimulator) -> None:
+    sim.list_organizations = False
+    with client(sim) as c:
+        listing = c.get("/api/v0/organizations/")
+        me = c.get("/api/v0/users/me/")
+    assert (listing.status_code, listing.json()) == (404, {"detail": "Not found."})
+    assert me.status_code == 200 and me.json()["organizations"] == []
+
+
 def test_a_project_has_the_documented_fields_and_an_org_owner(sim: ValohaiSimulator) -> None:
     pid = project_id(sim)
     with client(sim) as c:
@@ -273,17 +298,33 @@ def test_bad_names_and_missing_values_get_drf_field_errors(sim: ValohaiSimulator
     assert sim.env_var(pid, "OK_NAME") is None
 
 
-def test_an_existing_name_is_overwritten_with_200_by_default(sim: ValohaiSimulator) -> None:
+def test_an_existing_name_is_refused_by_default_and_overwritten_with_200_when_asked(sim: ValohaiSimulator) -> None:
+    # Whether Valohai overwrites or refuses an existing name is undocumented (docs/platforms.md §2.3): the
+    # refusing variant is the default so clients always exercise delete-then-create.
     pid = project_id(sim)
     with client(sim) as c:
         c.post(env_var_path(pid), json={"name": "URL", "value": "old", "secret": True})
+        refused = c.post(env_var_path(pid), json={"name": "URL", "value": "new", "secret": True})
+        assert sim.env_var(pid, "URL") == {"value": "old", "secret": True}
+        sim.overwrite_existing = True
         again = c.post(env_var_path(pid), json={"name": "URL", "value": "new", "secret": True})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"name": ["An environment variable with this name already exists."]},
+    )
     assert (again.status_code, again.json()) == (200, {"name": "URL", "secret": True})
     assert sim.env_var(pid, "URL") == {"value": "new", "secret": True}
 
 
-def test_without_overwrite_an_existing_name_gets_400_unique_so_delete_then_create_is_needed() -> None:
-    with ValohaiSimulator(overwrite_existing=False) as sim:
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(400, {"name": ["Name is taken."]}), (409, {"detail": "Name is taken."})],
+    ids=["400", "409"],
+)
+def test_the_refusal_of_an_existing_name_has_a_configurable_status_and_wording(
+    status: int, body: dict[str, Any]
+) -> None:
+    with ValohaiSimulator(exists_status=status, exists_message="Name is taken.") as sim:
         sim.add_organization("acme")
         pid = sim.add_project("acme", "proj-1")["id"]
         with client(sim) as c:
@@ -291,10 +332,7 @@ def test_without_overwrite_an_existing_name_gets_400_unique_so_delete_then_creat
             again = c.post(env_var_path(pid), json={"name": "URL", "value": "new", "secret": True})
             deleted = c.request("DELETE", env_var_path(pid), json={"name": "URL"})
             recreated = c.post(env_var_path(pid), json={"name": "URL", "value": "new", "secret": True})
-        assert again.status_code == 400
-        assert again.json() == {
-            "name": [{"message": "An environment variable with this name already exists.", "code": "unique"}]
-        }
+        assert (again.status_code, again.json()) == (status, body)
         assert deleted.status_code == 204 and deleted.content == b""
         assert recreated.status_code == 201
         assert sim.env_var(pid, "URL") == {"value": "new", "secret": True}
@@ -561,6 +599,10 @@ def test_the_module_runs_alone_prints_its_url_and_stops_on_sigterm() -> None:
             "--token",
             "vh-xyz",
             "--no-overwrite",
+            "--exists-status",
+            "409",
+            "--project-owner",
+            "id",
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -576,7 +618,8 @@ def test_the_module_runs_alone_prints_its_url_and_stops_on_sigterm() -> None:
         ) as c:
             projects: dict[str, Any] = c.get("/api/v0/projects/").json()
             state = c.get("/_sim/state").json()
-        assert projects["count"] == 6 and state["overwrite_existing"] is False
+        assert projects["count"] == 6 and state["overwrite_existing"] is False and state["exists_status"] == 409
+        assert isinstance(projects["results"][0]["owner"], int) and state["project_owner"] == "id"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
     finally:
