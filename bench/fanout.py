@@ -2,7 +2,7 @@
 then the same adapter calls one after another, and compare. Run by hand; never part of the test suite.
 
     python -m bench.fanout [--deliveries 1000 --workspaces 100 --latency-ms 100 --concurrency 16
-                            --max-concurrency 4 --sequential-sample 100 --platform databricks|valohai]
+                            --max-concurrency 4 --sequential-sample 100 --platform databricks|valohai|github]
 
 Processes: exactly what ``make run`` starts (the ``worker`` and ``beat`` lines of the Procfile, the worker with
 ``--concurrency`` = the Makefile's ``WORKER_CONCURRENCY`` unless given); the web process is not needed, the operator's
@@ -54,6 +54,17 @@ def serve_sim(platform: str, workspaces: int, per_target: int, latency_ms: float
         sim = DatabricksSimulator(workspaces=workspaces, latency=latency, port=0)
         sim.start()
         ready: dict[str, Any] = {"urls": list(sim.urls), "token": "dapi-sim-token"}
+    elif platform == "github":
+        from simulators.github import GitHubSimulator
+
+        sim = GitHubSimulator(latency=latency, port=0, rate_limit=1_000_000)
+        gh_orgs: dict[str, list[str]] = {}
+        for i in range(1, workspaces + 1):
+            sim.add_org(f"org-{i}")
+            gh_orgs[f"org-{i}"] = [sim.add_repo(f"org-{i}", f"repo-{j}")["name"] for j in range(1, per_target + 1)]
+        sim.add_token("ghp-bench", "bench", admin_of=list(gh_orgs))
+        sim.start()
+        ready = {"url": sim.api_url, "token": "ghp-bench", "orgs": gh_orgs}
     else:
         from simulators.valohai import ValohaiSimulator
 
@@ -330,7 +341,29 @@ def seed(args: argparse.Namespace, sim: dict[str, Any], per_target: int) -> tupl
             for j in range(per_target):
                 ids.append(
                     delivery_create(
-                        actor=user, feed=feed, target=target, mode="secret", scope=f"bench-{j:02d}", key="index-url"
+                        actor=user,
+                        feed=feed,
+                        target=target,
+                        mode="secret",
+                        scope="bench" if args.shared_scope else f"bench-{j:02d}",
+                        key=f"index-url-{j:02d}" if args.shared_scope else "index-url",
+                    ).pk
+                )
+    elif args.platform == "github":
+        for name, repos in sim["orgs"].items():
+            target = target_create(
+                actor=user,
+                name=name,
+                kind="github",
+                url=sim["url"],
+                token=sim["token"],
+                organization=name,
+                max_concurrency=args.max_concurrency,
+            )
+            for repo in repos:
+                ids.append(
+                    delivery_create(
+                        actor=user, feed=feed, target=target, mode="actions_repo_secret", repositories=[repo]
                     ).pk
                 )
     else:
@@ -430,9 +463,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="worker processes (each with --concurrency threads)")
     p.add_argument("--max-concurrency", type=int, default=4, help="Target.max_concurrency of every target")
     p.add_argument("--sequential-sample", type=int, default=100, help="0 = all deliveries")
-    p.add_argument("--platform", choices=["databricks", "valohai"], default="databricks")
+    p.add_argument("--platform", choices=["databricks", "valohai", "github"], default="databricks")
+    p.add_argument(
+        "--shared-scope",
+        action="store_true",
+        help="databricks: a workspace's deliveries share one scope (one key each) instead of a scope each",
+    )
     p.add_argument("--timeout", type=float, default=600)
-    p.add_argument("--serve-sim", choices=["databricks", "valohai"], help=argparse.SUPPRESS)
+    p.add_argument("--serve-sim", choices=["databricks", "valohai", "github"], help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 

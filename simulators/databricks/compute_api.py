@@ -1,4 +1,4 @@
-"""Clusters and cluster-policy handlers (docs/platforms.md sections 1.6 and 1.7).
+"""Clusters handlers (docs/platforms.md section 1.7; cluster policies are in policies_api.py).
 
 Clusters answer on both ``/api/2.1/clusters/...`` and ``/api/2.0/clusters/...``. Restarts are
 instant: editing a RUNNING cluster stamps ``last_restarted_time`` and counts in ``ws.restarts``.
@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
+import re
 from typing import Any
 
-from simulators.databricks.api import ApiError, ApiRequest, bad_param, denied, not_found, route
+from simulators.databricks.api import ApiError, ApiRequest, bad_param, denied, route
 from simulators.databricks.state import (
     DEFAULT_SPARK_VERSION,
     EDITABLE_CLUSTER_FIELDS,
+    NON_EDITABLE_SOURCES,
     Cluster,
-    Policy,
     WorkspaceState,
 )
 
 MAP_FIELDS = frozenset({"spark_env_vars", "spark_conf", "custom_tags"})
 MAX_PAGE_SIZE = 100
 THIRTY_DAYS_MS = 30 * 24 * 3_600_000
+SECRET_REF = re.compile(r"\{\{secrets/([^/{}]+)/([^/{}]+)\}\}")
 
 
 def _paths(op: str) -> tuple[str, str]:
@@ -53,14 +54,50 @@ def _check_owner(req: ApiRequest, cluster: Cluster) -> None:
 
 def _editable(ws: WorkspaceState, req: ApiRequest) -> Cluster:
     cluster = _cluster(ws, req.text("cluster_id"))
-    if cluster.cluster_source == "JOB":
+    if cluster.cluster_source in NON_EDITABLE_SOURCES:
         raise bad_param(
-            f"Cluster {cluster.cluster_id} was created by the Databricks Jobs service; job clusters cannot be edited."
+            f"Cluster {cluster.cluster_id} was created by the {cluster.cluster_source} service and cannot be edited."
         )
     _check_owner(req, cluster)
     if cluster.state not in ("RUNNING", "TERMINATED"):
         raise _invalid_state(cluster)
     return cluster
+
+
+def _references(attributes: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """``(field, name) -> value`` of every env var / Spark conf entry that holds a secret reference."""
+    out = {}
+    for top in ("spark_env_vars", "spark_conf"):
+        for name, value in (attributes.get(top) or {}).items():
+            if isinstance(value, str) and SECRET_REF.search(value):
+                out[(top, name)] = value
+    return out
+
+
+def _check_references(ws: WorkspaceState, req: ApiRequest, cluster: Cluster, attributes: dict[str, Any]) -> None:
+    """Docs "Use a secret in a Spark configuration property or environment variable", Requirements: "You must be a
+    cluster owner to add or edit a secret in a Spark configuration property or environment variable" (admins are not
+    exempted: the stricter reading) and "Cluster owners must have CAN READ permission on the secret scope". The
+    owner is ``single_user_name`` when set, else ``creator_user_name``."""
+    before = _references(cluster.attributes)
+    changed = {k: v for k, v in _references(attributes).items() if before.get(k) != v}
+    if not changed:
+        return
+    who = req.principal.user_name.lower()
+    owners = {cluster.creator_user_name.lower(), str(cluster.attributes.get("single_user_name") or "").lower()}
+    if who not in owners:
+        raise denied(
+            f"Only the owner of cluster {cluster.cluster_id} can add or edit a secret reference in its Spark "
+            "configuration or environment variables."
+        )
+    owner = str(attributes.get("single_user_name") or cluster.creator_user_name)
+    for value in changed.values():
+        for scope_name, _key in SECRET_REF.findall(value):
+            scope = ws.scopes.get(scope_name.lower())
+            if scope is None:
+                raise bad_param(f"Secret scope {scope_name} does not exist.")
+            if ws.user_scope_permission(scope, owner) < 1:
+                raise denied(f"Cluster owner {owner} does not have READ permission on secret scope {scope.name}.")
 
 
 def _apply(ws: WorkspaceState, cluster: Cluster, attributes: dict[str, Any]) -> None:
@@ -166,6 +203,7 @@ def update_cluster(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
                 target[sub] = copy.deepcopy(source[sub])
             else:
                 target.pop(sub, None)
+    _check_references(ws, req, cluster, attributes)
     _apply(ws, cluster, attributes)
     return {}
 
@@ -179,6 +217,7 @@ def edit_cluster(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
     if len(sizes) != 1:
         raise bad_param("Exactly 1 of virtual_cluster_size, num_workers or autoscale must be specified.")
     attributes = {k: copy.deepcopy(v) for k, v in req.body.items() if k in EDITABLE_CLUSTER_FIELDS}
+    _check_references(ws, req, cluster, attributes)
     _apply(ws, cluster, attributes)
     return {}
 
@@ -232,100 +271,3 @@ def create_cluster(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
         **extra,
     )
     return {"cluster_id": cluster_id}
-
-
-# ----- cluster policies -------------------------------------------------------------------------
-_POLICIES = "/api/2.0/policies/clusters"
-
-
-def _definition(req: ApiRequest) -> str:
-    definition = req.get("definition")
-    if definition is None or definition == "":
-        return "{}"
-    if not isinstance(definition, str):
-        raise bad_param("definition must be a JSON document sent as a string")
-    try:
-        parsed = json.loads(definition)
-    except ValueError as exc:
-        raise bad_param(f"Invalid policy definition: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise bad_param("Invalid policy definition: expected a JSON object")
-    return definition
-
-
-def _admin_only(req: ApiRequest) -> None:
-    if not req.principal.admin:
-        raise denied(f"User {req.principal.user_name} is not a workspace admin.")
-
-
-def _policy(ws: WorkspaceState, policy_id: str) -> Policy:
-    found = ws.policies.get(policy_id)
-    if found is None:
-        raise not_found(f"Can't find a cluster policy with id: {policy_id}.")
-    return found
-
-
-def _unique_name(ws: WorkspaceState, name: str, policy_id: str | None = None) -> None:
-    for policy in ws.policies.values():
-        if policy.name.lower() == name.lower() and policy.policy_id != policy_id:
-            raise bad_param(f"Cluster policy with name '{name}' already exists.")
-
-
-@route("POST", f"{_POLICIES}/create")
-def create_policy(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
-    """Create a policy (admins); ``definition`` must parse as a JSON object."""
-    _admin_only(req)
-    name = req.text("name")
-    definition = _definition(req)
-    _unique_name(ws, name)
-    policy_id = ws.new_hex(16).upper()
-    ws.policies[policy_id] = Policy(
-        policy_id=policy_id,
-        name=name,
-        definition=definition,
-        creator_user_name=req.principal.user_name,
-        created_at_timestamp=ws.now_ms(),
-        description=req.text("description", required=False),
-        max_clusters_per_user=req.integer("max_clusters_per_user"),
-    )
-    return {"policy_id": policy_id}
-
-
-@route("POST", f"{_POLICIES}/edit")
-def edit_policy(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
-    """Replace a policy's name, definition and description (admins)."""
-    _admin_only(req)
-    policy = _policy(ws, req.text("policy_id"))
-    name = req.text("name")
-    definition = _definition(req)
-    _unique_name(ws, name, policy.policy_id)
-    policy.name = name
-    policy.definition = definition
-    policy.description = req.text("description", required=False)
-    policy.max_clusters_per_user = req.integer("max_clusters_per_user")
-    return {}
-
-
-@route("GET", f"{_POLICIES}/get")
-def get_policy(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
-    """One policy."""
-    return _policy(ws, req.text("policy_id")).as_dict()
-
-
-@route("GET", f"{_POLICIES}/list")
-def list_policies(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
-    """All policies."""
-    policies = [p.as_dict() for p in ws.policies.values()]
-    out: dict[str, Any] = {"total_count": len(policies)}
-    if policies:
-        out["policies"] = policies
-    return out
-
-
-@route("POST", f"{_POLICIES}/delete")
-def delete_policy(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
-    """Delete a policy (admins)."""
-    _admin_only(req)
-    policy = _policy(ws, req.text("policy_id"))
-    del ws.policies[policy.policy_id]
-    return {}

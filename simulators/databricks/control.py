@@ -39,6 +39,7 @@ _CLUSTER_KEYS = {
     "policy_id",
     "start_time",
     "last_restarted_time",
+    "last_state_loss_time",
     "terminated_time",
 }
 

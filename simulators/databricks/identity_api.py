@@ -39,7 +39,11 @@ def oidc_discovery(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
     }
 
 
-def _oauth_error(status: int, error: str, description: str) -> ApiError:
+def _oauth_error(status: int, error: str, description: str, style: str = "oauth") -> ApiError:
+    """An OAuth error: ``{error, error_description}`` (RFC 6749), or with ``style="okta"`` the
+    ``{errorCode, errorSummary}`` shape databricks-sdk also reads (oauth.py, ``retrieve_token``)."""
+    if style == "okta":
+        return ApiError(status, error, description, payload={"errorCode": error, "errorSummary": description})
     return ApiError(status, error, description, payload={"error": error, "error_description": description})
 
 
@@ -60,11 +64,13 @@ def oidc_token(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
     """client_credentials grant (HTTP Basic or form credentials)."""
     grant = req.body.get("grant_type")
     if grant != "client_credentials":
-        raise _oauth_error(400, "unsupported_grant_type", f"Grant type '{grant}' is not supported.")
+        raise _oauth_error(
+            400, "unsupported_grant_type", f"Grant type '{grant}' is not supported.", ws.oauth_error_style
+        )
     client_id, secret = _client_credentials(req)
     token = ws.issue_oauth_token(client_id, secret)
     if token is None:
-        raise _oauth_error(401, "invalid_client", "Client authentication failed.")
+        raise _oauth_error(401, "invalid_client", "Client authentication failed.", ws.oauth_error_style)
     return {
         "access_token": token,
         "token_type": "Bearer",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,11 @@ DEFAULT_USER = "admin@example.com"
 DEFAULT_SPARK_VERSION = "15.4.x-scala2.12"
 MAX_REQUESTS = 100_000
 PERMISSION_RANK = {"READ": 1, "WRITE": 2, "MANAGE": 3}
+# cluster_source values of clusters a user cannot edit (the services that created them own them): the SDK's
+# ClusterSource enum lists UI, API, JOB, PIPELINE, PIPELINE_MAINTENANCE, SQL, MODELS; only UI and API clusters are
+# user clusters (Clusters API reference, "Edit a cluster": job clusters cannot be edited). The rest is the stricter
+# reading of the same rule for pipeline, SQL-warehouse and model-serving clusters.
+NON_EDITABLE_SOURCES = frozenset({"JOB", "PIPELINE", "PIPELINE_MAINTENANCE", "SQL", "MODELS"})
 CLUSTER_STATES = (
     "PENDING",
     "RUNNING",
@@ -99,6 +105,7 @@ class Cluster:
     start_time: int
     state_message: str = ""
     last_restarted_time: int | None = None
+    last_state_loss_time: int | None = None
     terminated_time: int | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     pinned: bool = False
@@ -122,6 +129,8 @@ class Cluster:
         )
         if self.last_restarted_time is not None:
             out["last_restarted_time"] = self.last_restarted_time
+        if self.last_state_loss_time is not None:
+            out["last_state_loss_time"] = self.last_state_loss_time
         if self.terminated_time is not None and self.state == "TERMINATED":
             out["terminated_time"] = self.terminated_time
         if with_spec:
@@ -131,7 +140,9 @@ class Cluster:
 
 @dataclass
 class Policy:
-    """A cluster policy; ``definition`` is kept as the JSON string it was given."""
+    """A cluster policy; ``definition`` is kept as the JSON string it was given. A policy made from a policy family
+    keeps ``policy_family_id`` and ``policy_family_definition_overrides`` instead, and answers with the family's
+    definition merged with the overrides (Cluster Policies API reference, "Policy object")."""
 
     policy_id: str
     name: str
@@ -140,19 +151,35 @@ class Policy:
     created_at_timestamp: int
     description: str = ""
     max_clusters_per_user: int | None = None
+    policy_family_id: str | None = None
+    policy_family_definition_overrides: str | None = None
+    libraries: list[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # other fields kept as given (auto_enforcement_config)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Policy as the REST API returns it."""
+    def as_dict(self, family_definition: str | None = None) -> dict[str, Any]:
+        """Policy as the REST API returns it (``family_definition``: the family's, for a family policy)."""
+        definition = self.definition
+        if self.policy_family_id is not None:
+            merged = json.loads(family_definition or "{}")
+            merged.update(json.loads(self.policy_family_definition_overrides or "{}"))
+            definition = json.dumps(merged)
         out: dict[str, Any] = {
             "policy_id": self.policy_id,
             "name": self.name,
-            "definition": self.definition,
+            "definition": definition,
             "creator_user_name": self.creator_user_name,
             "created_at_timestamp": self.created_at_timestamp,
             "is_default": False,
+            **self.extra,
         }
         if self.description:
             out["description"] = self.description
         if self.max_clusters_per_user is not None:
             out["max_clusters_per_user"] = self.max_clusters_per_user
+        if self.policy_family_id is not None:
+            out["policy_family_id"] = self.policy_family_id
+            if self.policy_family_definition_overrides:
+                out["policy_family_definition_overrides"] = self.policy_family_definition_overrides
+        if self.libraries:
+            out["libraries"] = self.libraries
         return out

@@ -108,7 +108,7 @@ def _secret_value(ws: WorkspaceState, req: ApiRequest) -> bytes:
 
 @route("POST", f"{_PREFIX}/put")
 def put_secret(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
-    """Create or overwrite a secret (WRITE); its timestamp strictly increases per key."""
+    """Create or overwrite a secret (WRITE), stamped with the workspace clock in whole seconds."""
     scope = _scope(ws, req.text("scope"))
     key = req.text("key")
     if not _valid_name(key):
@@ -127,9 +127,10 @@ def put_secret(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
             "RESOURCE_LIMIT_EXCEEDED",
             f"Cannot put more than {ws.max_secrets_per_scope} secrets in scope {scope.name}.",
         )
-    stamp = ws.now_ms()
-    if previous is not None:
-        stamp = max(stamp, previous.last_updated_timestamp + 1)
+    # Milliseconds on the wire, but the platform may keep whole seconds: the stricter variant rounds down, so two
+    # puts in the same second carry the same timestamp (REST reference "List secret keys": "milliseconds since
+    # epoch"; its own example, 1520467595000, is a whole second).
+    stamp = ws.now_ms() // 1000 * 1000
     canonical = previous.key if previous is not None else key
     scope.secrets[key.lower()] = Secret(canonical, value, stamp)
     return {}
@@ -177,6 +178,14 @@ def put_acl(ws: WorkspaceState, req: ApiRequest) -> dict[str, Any]:
     if permission not in PERMISSION_RANK:
         raise bad_param(f"Invalid permission '{permission}': use READ, WRITE or MANAGE.")
     _need(ws, scope, req.principal, "MANAGE", "change its ACLs")
+    if not ws.premium:
+        # Docs "Secret ACLs": fine-grained ACLs need the Premium plan or above. The exact error of a Standard
+        # workspace is not documented; BAD_REQUEST is this simulator's choice.
+        raise ApiError(400, "BAD_REQUEST", "Secret ACLs are only available on the Premium plan or above.")
+    if not ws.principal_exists(principal):
+        # REST reference "Create/update an ACL": the principal is an existing user or group; INVALID_PARAMETER_VALUE
+        # when it is invalid.
+        raise bad_param(f"Principal {principal} does not exist.")
     scope.acls[principal.lower()] = (principal, permission)
     return {}
 

@@ -21,6 +21,7 @@ from simulators.databricks.models import (
     DEFAULT_USER,
     EDITABLE_CLUSTER_FIELDS,
     MAX_REQUESTS,
+    NON_EDITABLE_SOURCES,
     PERMISSION_RANK,
     Cluster,
     Policy,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "DEFAULT_USER",
     "EDITABLE_CLUSTER_FIELDS",
+    "NON_EDITABLE_SOURCES",
     "PERMISSION_RANK",
     "Cluster",
     "Policy",
@@ -67,6 +69,18 @@ class WorkspaceState:
         self.latency = float(latency)
         self.faults = FaultInjector(seed=seed * 1000 + index, rate_path_prefix="/api/")
         self.clock_skew_ms = 0
+        self.frozen_ms: int | None = None  # tests may stop the clock (epoch ms, before skew)
+        # "oauth" answers token errors as {error, error_description}; "okta" as {errorCode, errorSummary}, the other
+        # shape databricks-sdk reads (oauth.py, retrieve_token).
+        self.oauth_error_style = "oauth"
+        # Secret ACLs need the Premium plan (docs "Secret ACLs"); a Standard workspace refuses acls/put.
+        self.premium = True
+        self.users: set[str] = set()  # lower-cased user names known to the workspace
+        self.groups: dict[str, set[str]] = {}  # group name -> lower-cased member user names
+        self.policy_families: dict[str, str] = {
+            "personal-vm": '{"node_type_id": {"type": "fixed", "value": "Standard_DS3_v2"}}',
+            "job-cluster": '{"cluster_type": {"type": "fixed", "value": "job"}}',
+        }
         self.requests: list[tuple[str, str]] = []
         self.restarts: dict[str, int] = {}
         self.oauth_tokens_issued = 0
@@ -87,7 +101,8 @@ class WorkspaceState:
     # ----- clock and ids -------------------------------------------------------------------
     def now_ms(self) -> int:
         """The workspace's own clock in epoch ms (our clock plus ``clock_skew_ms``)."""
-        return int(time.time() * 1000) + int(self.clock_skew_ms)
+        now = self.frozen_ms if self.frozen_ms is not None else int(time.time() * 1000)
+        return int(now) + int(self.clock_skew_ms)
 
     def new_hex(self, length: int) -> str:
         """Random lowercase hex from the workspace RNG."""
@@ -112,6 +127,7 @@ class WorkspaceState:
     ) -> str:
         """Accept ``token`` as a PAT of ``user``; returns its token_id. ``expiry_ms`` None = never."""
         with self.lock:
+            self.users.add(user.lower())
             token_id = self.new_hex(64)
             self.tokens[token] = Token(
                 token_id=token_id,
@@ -183,14 +199,48 @@ class WorkspaceState:
 
     def scope_permission(self, scope: Scope, who: Principal) -> int:
         """Effective rank (0..3) of ``who`` on ``scope``: admins hold MANAGE everywhere."""
-        if who.admin:
+        return self.user_scope_permission(scope, who.user_name, admin=who.admin)
+
+    def user_scope_permission(self, scope: Scope, user_name: str, admin: bool | None = None) -> int:
+        """Effective rank (0..3) of the user ``user_name`` on ``scope``: by admin-ness (looked up when not given),
+        their own ACL, ``users``, and the groups they belong to ("Secret ACLs": the most powerful one wins)."""
+        name = user_name.lower()
+        if admin is None:
+            admin = self.is_admin(name)
+        if admin:
             return PERMISSION_RANK["MANAGE"]
         ranks = [0]
-        for name in (who.user_name.lower(), "users"):
-            entry = scope.acls.get(name)
+        for principal in (name, "users", *(g.lower() for g, members in self.groups.items() if name in members)):
+            entry = scope.acls.get(principal)
             if entry:
                 ranks.append(PERMISSION_RANK[entry[1]])
         return max(ranks)
+
+    def is_admin(self, user_name: str) -> bool:
+        """Whether a user is a workspace admin: an admin token of theirs, or membership of ``admins``."""
+        name = user_name.lower()
+        with self.lock:
+            if name in self.groups.get("admins", set()):
+                return True
+            return any(t.principal.admin and t.principal.user_name.lower() == name for t in self.tokens.values())
+
+    def add_group(self, name: str, members: list[str] | tuple[str, ...] = ()) -> None:
+        """A workspace group (a principal ACLs may name) with its member user names."""
+        with self.lock:
+            lowered = {m.lower() for m in members}
+            self.users.update(lowered)
+            self.groups.setdefault(name, set()).update(lowered)
+
+    def principal_exists(self, name: str) -> bool:
+        """A user, service principal or group of this workspace (``users`` and ``admins`` always exist)."""
+        lowered = name.lower()
+        with self.lock:
+            return (
+                lowered in ("users", "admins")
+                or lowered in self.users
+                or any(g.lower() == lowered for g in self.groups)
+                or any(c.lower() == lowered for c in self.service_principals)
+            )
 
     # ----- clusters --------------------------------------------------------------------------
     def add_cluster(
@@ -205,6 +255,7 @@ class WorkspaceState:
         policy_id: str | None = None,
         start_time: int | None = None,
         last_restarted_time: int | None = None,
+        last_state_loss_time: int | None = None,
         terminated_time: int | None = None,
         **attributes: Any,
     ) -> str:
@@ -218,6 +269,7 @@ class WorkspaceState:
                 stamp = time.strftime("%m%d-%H%M%S", time.gmtime(now / 1000))
                 cluster_id = f"{stamp}-{self.new_hex(8)}"
             owner = owner or DEFAULT_USER
+            self.users.add(owner.lower())
             attrs: dict[str, Any] = {
                 "cluster_name": name,
                 "spark_version": spark_version,
@@ -231,6 +283,7 @@ class WorkspaceState:
             if policy_id:
                 attrs["policy_id"] = policy_id
             attrs.update(attributes)
+            self.users.add(str(attrs.get("single_user_name") or owner).lower())
             ended: int | None
             if state == "TERMINATED":
                 started = start_time if start_time is not None else now - 3_600_000
@@ -241,6 +294,7 @@ class WorkspaceState:
                 ended = terminated_time
                 message = ""
             restarted = last_restarted_time if last_restarted_time is not None else started
+            lost = last_state_loss_time if last_state_loss_time is not None else restarted
             self.clusters[cluster_id] = Cluster(
                 cluster_id=cluster_id,
                 attributes=attrs,
@@ -250,13 +304,16 @@ class WorkspaceState:
                 start_time=started,
                 state_message=message,
                 last_restarted_time=restarted,
+                last_state_loss_time=lost,
                 terminated_time=ended,
                 spec={k: v for k, v in attrs.items() if k in EDITABLE_CLUSTER_FIELDS},
             )
             return cluster_id
 
     def set_cluster_state(self, cluster_id: str, state: str) -> None:
-        """Move a cluster to ``state`` (RUNNING stamps start times, TERMINATED the end time)."""
+        """Move a cluster to ``state``: RUNNING stamps ``last_restarted_time`` and ``last_state_loss_time`` (a new
+        driver), TERMINATED the end time. ``start_time`` stays the creation time (SDK ``ClusterDetails``: "when the
+        cluster creation request was received")."""
         state = state.upper()
         if state not in CLUSTER_STATES:
             raise ValueError(f"unknown cluster state {state!r}")
@@ -266,7 +323,7 @@ class WorkspaceState:
                 raise KeyError(cluster_id)
             now = self.now_ms()
             if state == "RUNNING" and cluster.state != "RUNNING":
-                cluster.start_time = cluster.last_restarted_time = now
+                cluster.last_restarted_time = cluster.last_state_loss_time = now
                 cluster.state_message = ""
             elif state == "TERMINATED" and cluster.state != "TERMINATED":
                 cluster.terminated_time = now
@@ -280,9 +337,10 @@ class WorkspaceState:
             return None if found is None else found.details()
 
     def restart_cluster(self, cluster: Cluster) -> None:
-        """Model a restart as instant: stamp ``last_restarted_time`` and count it in ``restarts``."""
+        """Model a restart as instant: stamp ``last_restarted_time`` (and ``last_state_loss_time``: the driver is
+        new) and count it in ``restarts``."""
         with self.lock:
-            cluster.last_restarted_time = self.now_ms()
+            cluster.last_restarted_time = cluster.last_state_loss_time = self.now_ms()
             cluster.state = "RUNNING"
             self.restarts[cluster.cluster_id] = self.restarts.get(cluster.cluster_id, 0) + 1
 
@@ -312,7 +370,11 @@ class WorkspaceState:
                     for s in self.scopes.values()
                 ],
                 "clusters": [c.details() for c in self.clusters.values()],
-                "policies": [p.as_dict() for p in self.policies.values()],
+                "policies": [
+                    p.as_dict(self.policy_families.get(p.policy_family_id or "")) for p in self.policies.values()
+                ],
+                "groups": {g: sorted(m) for g, m in self.groups.items()},
+                "premium": self.premium,
                 "tokens": [
                     {
                         "token_id": t.token_id,

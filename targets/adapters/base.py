@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from django.db import connection as db_connection
 
 from core.redaction import redact
 
@@ -68,6 +71,18 @@ class PushItem:
 
 
 T = TypeVar("T")
+# Threads for the parallel calls of batches; a worker has at most (its threads x a target's cap) lanes busy.
+LANE_THREADS = 64
+_lanes: ThreadPoolExecutor | None = None
+_lanes_lock = threading.Lock()
+
+
+def _lane_pool() -> ThreadPoolExecutor:
+    global _lanes
+    with _lanes_lock:
+        if _lanes is None:
+            _lanes = ThreadPoolExecutor(max_workers=LANE_THREADS, thread_name_prefix="push-lane")
+        return _lanes
 
 
 def _set_error(item: Any, error: AdapterError) -> None:
@@ -99,8 +114,20 @@ def run_parallel(
         for item in items:
             guarded(item)
         return
-    with ThreadPoolExecutor(max_workers=min(parallel, len(items)), thread_name_prefix="push") as pool:
-        list(pool.map(guarded, items))
+
+    # ``parallel`` lanes, each working through its share in turn, on threads that live as long as the process:
+    # the HTTP seam keeps one client (and its connections and TLS set-up) per thread, so short-lived threads
+    # would pay for a new one on every batch.
+    def lane(share: list[T]) -> None:
+        try:
+            for item in share:
+                guarded(item)
+        finally:
+            db_connection.close()  # an adapter that read the database must not keep a connection per lane
+
+    shares = [items[i::parallel] for i in range(min(parallel, len(items)))]
+    for future in [_lane_pool().submit(lane, share) for share in shares]:
+        future.result()
 
 
 @dataclass(frozen=True)

@@ -118,11 +118,20 @@ class DatabricksClient(VendorClient):
             data={"grant_type": "client_credentials", "scope": "all-apis"},
         )
         if response.status_code != 200:
+            # {error, error_description} or, from some identity providers, {errorCode, errorSummary} (SDK oauth.py
+            # reads both).
             code, message = parse_error(response)
+            status = response.status_code
+            text = f"OAuth token request refused ({status} {code}): {message}"
+            if status == 401 or code in ("invalid_client", "unauthorized_client", "invalid_grant"):
+                text = (
+                    f"The workspace refused Feedkeeper's OAuth client credentials ({status} {code}): {message} "
+                    "The client id or secret is wrong, expired or revoked."
+                )
             raise AdapterError(
-                f"OAuth token request refused ({response.status_code} {code}): {message}",
-                permanent=response.status_code in (400, 401, 403),
-                status=response.status_code,
+                text,
+                permanent=status in (400, 401, 403),
+                status=status,
                 secrets=self.secrets,
             )
         body = response.json()
@@ -145,9 +154,13 @@ class DatabricksClient(VendorClient):
         raise self.status_error(response, where, message=message, code=code)
 
     def classify(self, status: int, code: str, message: str) -> Failure:
-        if status in (401, 403):
-            # A bad token is refused with 401 or 403 alike; other refusals are about permissions.
-            invalid = "invalid access token" in message.lower() or code in ("403", "401")
+        if status == 401:
+            # 401 UNAUTHENTICATED (SDK errors/platform.py: 401 is ``Unauthenticated``): the credential is bad.
+            return Failure.CREDENTIAL
+        if status == 403:
+            # A bad token is also refused with 403 "Invalid access token." (integer error_code); other 403s are
+            # about permissions.
+            invalid = "invalid access token" in message.lower() or code == "403"
             return Failure.CREDENTIAL if invalid else Failure.FORBIDDEN
         if code in TRANSIENT_CODES and status < 500:
             return Failure.THROTTLED if code == "REQUEST_LIMIT_EXCEEDED" else Failure.UNAVAILABLE
@@ -156,7 +169,10 @@ class DatabricksClient(VendorClient):
     def describe(self, failure: Failure, response: httpx.Response, *, where: str, message: str, code: str) -> str:
         status = response.status_code
         if failure is Failure.CREDENTIAL:
-            return f"The workspace refused Feedkeeper's credential ({status}): {message or 'Invalid access token.'}"
+            return (
+                f"The workspace refused Feedkeeper's credential ({status} {code}): "
+                f"{message or 'Invalid access token.'} The token or OAuth secret is wrong, expired or revoked."
+            )
         if failure is Failure.FORBIDDEN:
             return f"Feedkeeper's identity may not do this ({status} {code}): {message}"
         if failure is Failure.THROTTLED:

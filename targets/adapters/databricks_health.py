@@ -3,7 +3,8 @@
 Each check is one :class:`HealthResult`: can we authenticate (SCIM Me); when our own PAT expires (token/list);
 each delivery's secret present and current, or drifted (written after our push by someone else); the package scope
 readable by ``users``; wired clusters still referencing our secret; running clusters that started before the
-secret changed ("needs restart": compare the cluster's times with the secret's, both the workspace's clock); and
+secret changed ("needs restart": compare the cluster's last restart or driver state loss with the secret's time, both
+the workspace's clock); and
 whether the feed itself accepts the token (its latest credential check).
 """
 
@@ -16,6 +17,7 @@ from django.conf import settings
 
 from targets.adapters.base import AdapterError, HealthResult
 from targets.adapters.common import FAILING, OK, WARNING, feed_checks
+from targets.adapters.databricks.config import NON_EDITABLE_SOURCES
 
 if TYPE_CHECKING:
     from targets.adapters.databricks import DatabricksAdapter
@@ -53,19 +55,23 @@ def _token_expiry(adapter: DatabricksAdapter, api: DatabricksClient) -> HealthRe
         infos = api.call("GET", "/api/2.0/token/list").get("token_infos") or []
     except AdapterError as exc:
         return HealthResult("credential expiry", WARNING, f"Not visible: {exc}")
+    # token/list shows every token of the identity, not only the one Feedkeeper holds, and does not say which is
+    # ours (REST reference "List all tokens": "Lists all the valid tokens for a user-workspace pair"): the expiry
+    # shown is the identity's soonest.
     expiring = sorted(int(t["expiry_time"]) for t in infos if int(t.get("expiry_time", -1)) > 0)
     if not infos:
         return HealthResult("credential expiry", WARNING, "token/list shows no token for this identity.")
-    if len(expiring) < len(infos) and not expiring:
-        return HealthResult("credential expiry", OK, "The identity's token never expires.")
-    soonest = expiring[0] if expiring else None
-    if soonest is None:
-        return HealthResult("credential expiry", OK, "No expiring token.")
-    when = datetime.fromtimestamp(soonest / 1000, tz=UTC)
+    count = f"{len(infos)} token{'s' if len(infos) != 1 else ''}"
+    if not expiring:
+        return HealthResult("credential expiry", OK, f"None of the identity's {count} expires.")
+    when = datetime.fromtimestamp(expiring[0] / 1000, tz=UTC)
     days = (when - datetime.now(tz=UTC)).days
-    label = "the token" if len(infos) == 1 else f"the soonest of {len(infos)} tokens"
     status = OK if days > settings.EXPIRY_WARNING_DAYS else (WARNING if days >= 0 else FAILING)
-    return HealthResult("credential expiry", status, f"{label.capitalize()} expires {when:%Y-%m-%d} ({days} days).")
+    detail = (
+        f"The identity's soonest-expiring token expires {when:%Y-%m-%d} ({days} days). token/list shows every "
+        f"token of the identity ({count}) and not which one Feedkeeper uses, so this is the identity's soonest."
+    )
+    return HealthResult("credential expiry", status, detail)
 
 
 def _delivery_checks(adapter: DatabricksAdapter, api: DatabricksClient, delivery: Any) -> list[HealthResult]:
@@ -151,7 +157,17 @@ def _running_clusters(api: DatabricksClient) -> list[dict[str, Any]]:
         token = body.get("next_page_token")
         if not token:
             break
-    return [c for c in clusters if c.get("state") == "RUNNING" and c.get("cluster_source") != "JOB"]
+    # Clusters users cannot edit (job, pipeline, SQL, model serving) are never flagged: nobody can restart them.
+    return [c for c in clusters if c.get("state") == "RUNNING" and c.get("cluster_source") not in NON_EDITABLE_SOURCES]
+
+
+def restarted_at(cluster: dict[str, Any]) -> int | None:
+    """When the cluster's driver last (re)started and re-read its environment: the later of
+    ``last_restarted_time`` and ``last_state_loss_time`` (a driver restart). ``start_time`` is the creation time
+    (SDK ``ClusterDetails``: "when the cluster creation request was received"), so it is not used. None when the
+    cluster reports neither."""
+    times = [int(cluster[k]) for k in ("last_restarted_time", "last_state_loss_time") if cluster.get(k)]
+    return max(times) if times else None
 
 
 def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthResult]:
@@ -164,18 +180,25 @@ def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthR
     except AdapterError as exc:
         return [HealthResult("clusters needing restart", WARNING, f"Cannot list clusters: {exc}")]
     stale: list[str] = []
+    unknown: list[str] = []
     for cluster in running:
-        started = max(int(cluster.get("start_time") or 0), int(cluster.get("last_restarted_time") or 0))
-        for d in delivered:
-            reads = d.mode == "workspace_default" or cluster.get("cluster_id") in d.cfg.clusters
-            if reads and started < int(d.delivered_remote_ts):
-                stale.append(f"{cluster.get('cluster_name') or cluster.get('cluster_id')} ({d.cfg.scope}/{d.cfg.key})")
+        name = str(cluster.get("cluster_name") or cluster.get("cluster_id"))
+        reading = [d for d in delivered if d.mode == "workspace_default" or cluster.get("cluster_id") in d.cfg.clusters]
+        if not reading:
+            continue
+        started = restarted_at(cluster)
+        if started is None:
+            unknown.append(name)
+            continue
+        stale.extend(f"{name} ({d.cfg.scope}/{d.cfg.key})" for d in reading if started < int(d.delivered_remote_ts))
+    details = []
     if stale:
-        return [
-            HealthResult(
-                "clusters needing restart",
-                WARNING,
-                "Still running with the previous token until restarted: " + ", ".join(sorted(stale)),
-            )
-        ]
+        details.append("Still running with the previous token until restarted: " + ", ".join(sorted(stale)) + ".")
+    if unknown:
+        details.append(
+            "Cannot tell whether these read the current value: they report neither last_restarted_time nor "
+            "last_state_loss_time: " + ", ".join(sorted(unknown)) + "."
+        )
+    if details:
+        return [HealthResult("clusters needing restart", WARNING, " ".join(details))]
     return [HealthResult("clusters needing restart", OK, f"{len(running)} running clusters read the current value.")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -203,20 +202,27 @@ def test_a_put_secret_is_listed_with_a_millisecond_timestamp_and_never_echoed(
     w.secrets.put_secret(scope=PACKAGE_SCOPE, key="pip-index-url", string_value="https://u:t@feed/simple/")
     listed = list(w.secrets.list_secrets(scope=PACKAGE_SCOPE))
     assert [s.key for s in listed] == ["pip-index-url"]
-    assert before <= listed[0].last_updated_timestamp <= int(time.time() * 1000)
+    assert before // 1000 * 1000 <= listed[0].last_updated_timestamp <= int(time.time() * 1000)
     assert ws.secret_value(PACKAGE_SCOPE, "PIP-INDEX-URL") == "https://u:t@feed/simple/"
     assert ws.secret_timestamp(PACKAGE_SCOPE, "pip-index-url") == listed[0].last_updated_timestamp
     w.secrets.put_secret(scope=PACKAGE_SCOPE, key="pip-cert", bytes_value="aGVsbG8=")
     assert ws.secret_value(PACKAGE_SCOPE, "pip-cert") == "hello"
 
 
-def test_timestamps_strictly_increase_on_every_put_of_the_same_key(w: WorkspaceClient, ws: WorkspaceState) -> None:
+def test_timestamps_have_one_second_precision_and_never_go_back(w: WorkspaceClient, ws: WorkspaceState) -> None:
+    # REST reference "List secret keys": ms since epoch, yet its example is a whole second; the simulator takes the
+    # stricter variant (whole seconds), so puts in the same second keep the same timestamp.
     w.secrets.create_scope(scope="s")
+    ws.frozen_ms = 1_700_000_000_400
     stamps = []
-    for i in range(15):
+    for i in range(3):
         w.secrets.put_secret(scope="s", key="k", string_value=str(i))
         stamps.append(ws.secret_timestamp("s", "k"))
-    assert all(later > earlier for earlier, later in itertools.pairwise(stamps))
+    assert stamps == [1_700_000_000_000] * 3
+    ws.frozen_ms += 1_000
+    w.secrets.put_secret(scope="s", key="k", string_value="later")
+    assert ws.secret_timestamp("s", "k") == 1_700_000_001_000
+    assert [s.last_updated_timestamp for s in w.secrets.list_secrets(scope="s")] == [1_700_000_001_000]
 
 
 def test_an_empty_scope_lists_as_an_empty_body(w: WorkspaceClient, sim: DatabricksSimulator) -> None:
@@ -430,6 +436,7 @@ def test_updating_spark_env_vars_of_a_running_cluster_replaces_the_map_and_resta
     w: WorkspaceClient, ws: WorkspaceState
 ) -> None:
     cid = ws.add_cluster(name="etl", spark_env_vars={"OLD": "1"}, start_time=ws.now_ms() - 60_000)
+    w.secrets.create_scope(scope="s")  # a reference must name a scope the owner may read
     before = w.clusters.get(cluster_id=cid)
     w.clusters.update(
         cluster_id=cid,
@@ -454,7 +461,9 @@ def test_updating_a_terminated_cluster_keeps_it_terminated_until_start(w: Worksp
     w.clusters.start(cluster_id=cid)
     started = w.clusters.get(cluster_id=cid)
     assert started.state == compute.State.RUNNING
-    assert started.start_time == started.last_restarted_time
+    # start_time is the creation time (SDK ClusterDetails); a start stamps the restart and the driver's state loss.
+    assert started.start_time is not None and started.last_restarted_time is not None
+    assert started.last_restarted_time == started.last_state_loss_time > started.start_time
     with pytest.raises(InvalidState):
         w.clusters.start(cluster_id=cid)
 
@@ -661,3 +670,75 @@ def test_the_cli_starts_answers_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ----- platform rules added for wiring (docs "Use a secret in a Spark configuration property or environment
+# variable", Requirements; Cluster Policies API "Update a cluster policy"; SDK ClusterSource) ------------------------
+
+
+def _env(value: str) -> compute.UpdateClusterResource:
+    return compute.UpdateClusterResource(spark_env_vars={"DATABRICKS_PIP_INDEX_URL": value})
+
+
+def test_only_the_owner_may_add_a_secret_reference_and_the_owner_must_read_the_scope(
+    w: WorkspaceClient, ws: WorkspaceState
+) -> None:
+    w.secrets.create_scope(scope="s")
+    theirs = ws.add_cluster(name="alice", state="TERMINATED", owner="alice@example.com")
+    with pytest.raises(PermissionDenied, match="owner"):  # an admin who is not the owner is refused too
+        w.clusters.update(cluster_id=theirs, update_mask="spark_env_vars", cluster=_env("{{secrets/s/k}}"))
+    dedicated = ws.add_cluster(name="bob", state="TERMINATED", single_user_name="bob@example.com")
+    with pytest.raises(PermissionDenied, match="READ"):
+        w.clusters.update(cluster_id=dedicated, update_mask="spark_env_vars", cluster=_env("{{secrets/s/k}}"))
+    ws.add_group("data-eng", ["bob@example.com"])
+    w.secrets.put_acl(scope="s", principal="data-eng", permission=workspace.AclPermission.READ)
+    w.clusters.update(cluster_id=dedicated, update_mask="spark_env_vars", cluster=_env("{{secrets/s/k}}"))
+    assert ws.cluster(dedicated)["spark_env_vars"] == {"DATABRICKS_PIP_INDEX_URL": "{{secrets/s/k}}"}
+    # A plain value needs no such rights.
+    w.clusters.update(cluster_id=theirs, update_mask="spark_env_vars", cluster=_env("plain"))
+
+
+def test_acls_name_existing_principals_and_need_the_premium_plan(w: WorkspaceClient, ws: WorkspaceState) -> None:
+    w.secrets.create_scope(scope="s")
+    with pytest.raises(InvalidParameterValue):
+        w.secrets.put_acl(scope="s", principal="nobody@example.com", permission=workspace.AclPermission.READ)
+    ws.premium = False
+    with pytest.raises(BadRequest, match="Premium"):
+        w.secrets.put_acl(scope="s", principal="users", permission=workspace.AclPermission.READ)
+
+
+@pytest.mark.parametrize("source", ["JOB", "PIPELINE", "PIPELINE_MAINTENANCE", "SQL", "MODELS"])
+def test_clusters_of_services_cannot_be_edited(w: WorkspaceClient, ws: WorkspaceState, source: str) -> None:
+    cid = ws.add_cluster(name="svc", state="TERMINATED", cluster_source=source)
+    with pytest.raises(InvalidParameterValue):
+        w.clusters.update(cluster_id=cid, update_mask="spark_env_vars", cluster=_env("x"))
+
+
+def test_a_family_policy_refuses_a_definition_and_edit_replaces_every_field(w: WorkspaceClient) -> None:
+    created = w.cluster_policies.create(
+        name="p",
+        policy_family_id="personal-vm",
+        policy_family_definition_overrides=json.dumps({"a": {"type": "fixed", "value": 1}}),
+        libraries=[compute.Library(pypi=compute.PythonPyPiLibrary(package="x"))],
+        max_clusters_per_user=3,
+    )
+    policy_id = created.policy_id
+    assert policy_id is not None
+    got = w.cluster_policies.get(policy_id=policy_id)
+    assert got.policy_family_id == "personal-vm" and got.libraries and got.max_clusters_per_user == 3
+    assert got.definition is not None and set(json.loads(got.definition)) == {"node_type_id", "a"}
+    with pytest.raises(InvalidParameterValue, match="policy_family"):
+        w.cluster_policies.edit(policy_id=policy_id, name="p", policy_family_id="personal-vm", definition="{}")
+    w.cluster_policies.edit(policy_id=policy_id, name="p", policy_family_id="personal-vm")
+    edited = w.cluster_policies.get(policy_id=policy_id)
+    assert not edited.libraries and edited.max_clusters_per_user is None
+    assert edited.definition is not None and set(json.loads(edited.definition)) == {"node_type_id"}
+
+
+def test_an_oauth_error_may_come_as_error_code_and_summary(ws: WorkspaceState, sim: DatabricksSimulator) -> None:
+    ws.oauth_error_style = "okta"
+    answer = httpx.post(
+        f"{sim.urls[0]}/oidc/v1/token", data={"grant_type": "client_credentials"}, auth=("nobody", "wrong")
+    )
+    assert answer.status_code == 401
+    assert answer.json() == {"errorCode": "invalid_client", "errorSummary": "Client authentication failed."}

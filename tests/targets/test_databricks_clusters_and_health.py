@@ -188,11 +188,13 @@ def test_health_finds_drift_missing_secrets_unwired_clusters_and_clusters_needin
     db: None, feed: Any, workspace: Target, databricks: DatabricksSimulator
 ) -> None:
     ws = databricks.workspace(0)
-    running = ws.add_cluster(name="interactive", state="RUNNING")
+    running = ws.add_cluster(name="interactive", state="RUNNING", start_time=ws.now_ms() - 60_000)
     stopped = ws.add_cluster(name="nightly", state="TERMINATED")
     run_pushes(services.delivery_create(actor="system", feed=feed, target=workspace, mode="workspace_default"))
     run_pushes(secret_delivery(feed, workspace, [stopped]))
-    # Someone else overwrites our secret, unwires the cluster, and the running cluster predates the secret.
+    # Someone else overwrites our secret a second later (timestamps have one-second precision), unwires the
+    # cluster, and the running cluster predates the secret.
+    ws.clock_skew_ms += 1_000
     headers = {"Authorization": "Bearer dapi-sim-token"}
     httpx.post(
         f"{databricks.urls[0]}/api/2.0/secrets/put",

@@ -1,23 +1,21 @@
-"""Databricks workspaces (docs/platforms.md §1).
+"""The Databricks adapter (docs/platforms.md §1).
 
 Modes:
 - ``workspace_default``: the workspace's default package repositories, i.e. the predefined secret scope
   ``databricks-package-management`` with key ``pip-index-url`` (role index) or ``pip-extra-index-urls`` (role
-  extra), readable by ``users`` (docs: "Configure default Python package repositories").
+  extra; composed from every extra delivery, see :mod:`.packages`), readable by ``users``, and optionally ``pip-cert``.
 - ``secret``: an own scope and key; optionally wire clusters (``spark_env_vars.<env_var> = {{secrets/s/k}}`` with
-  ``clusters/update`` and a merged map; never job clusters; a running cluster restarts only with consent) and a
-  cluster policy (``spark_env_vars.<env_var>`` fixed to the reference).
+  ``clusters/update`` and a merged map; never clusters users cannot edit; a running cluster restarts only with
+  consent; each cluster's owner, or the reader group, granted READ) and a cluster policy (see :mod:`.wiring`).
 
-Verification never reads a secret back: ``secrets/list`` must show the key with a ``last_updated_timestamp``
-later than the one before our put (both the workspace's clock).
+Verification never reads a secret back. ``secrets/list`` timestamps may have one-second precision (the simulator
+rounds to seconds), so a put that landed in the same second as the one before leaves the timestamp where it was:
+the put's success plus a listed timestamp not older than before the put prove it landed.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,53 +30,28 @@ from targets.adapters.base import (
     PushItem,
     PushResult,
     run_parallel,
-    setting,
 )
+from targets.adapters.databricks.config import (
+    CLUSTER,
+    ENV,
+    ENV_VARS,
+    GROUP,
+    NAME,
+    PACKAGE_KEYS,
+    PACKAGE_SCOPE,
+    DatabricksDelivery,
+    DatabricksTarget,
+)
+from targets.adapters.databricks.packages import clean_pem, compose_value, put_cert
+from targets.adapters.databricks.wiring import Wiring
 from targets.adapters.databricks_api import DatabricksClient, DatabricksError
 from targets.adapters.databricks_health import check_health
 
-PACKAGE_SCOPE = "databricks-package-management"
-PACKAGE_KEYS = {"index": "pip-index-url", "extra": "pip-extra-index-urls"}
-ENV_VARS = {"index": "DATABRICKS_PIP_INDEX_URL", "extra": "DATABRICKS_PIP_EXTRA_INDEX_URL"}
-_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MIN_DBR = (15, 1)
-
-
-def reference(scope: str, key: str) -> str:
-    return "{{secrets/" + scope + "/" + key + "}}"
-
-
-def dbr_version(spark_version: str) -> tuple[int, int] | None:
-    match = re.match(r"^(\d+)\.(\d+)", spark_version or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-@dataclass(frozen=True)
-class DatabricksTarget:
-    client_id: str = setting(
-        "Client id", help="OAuth M2M: the service principal's application (client) id.", max_length=200
-    )
-
-
-@dataclass(frozen=True)
-class DatabricksDelivery:
-    scope: str = setting("Secret scope", help="The secret scope; created if missing.")
-    key: str = setting("Secret key", help="The secret's key in the scope.")
-    clusters: list[str] = setting(
-        "Clusters",
-        help="Cluster ids to wire, separated by commas or spaces (optional). Job clusters are never edited.",
-        many=True,
-        max_length=64,
-        max_items=200,
-    )
-    env_var: str = setting(
-        "Environment variable",
-        help="Set on the clusters. Empty: DATABRICKS_PIP_INDEX_URL (index) or DATABRICKS_PIP_EXTRA_INDEX_URL (extra).",
-        max_length=64,
-    )
-    policy_id: str = setting("Cluster policy id", help="Optional: fix the variable in a policy.", max_length=64)
+_WORKSPACE_DEFAULT_HELP = (
+    "Feedkeeper owns the workspace's default repository keys it writes: pip-index-url (index), and "
+    "pip-extra-index-urls (extra), which it composes from every extra delivery to this workspace, space-separated; "
+    "an extra index set there by hand is overwritten. With a CA bundle it also writes pip-cert."
+)
 
 
 class DatabricksAdapter(Adapter):
@@ -99,11 +72,16 @@ class DatabricksAdapter(Adapter):
     TargetConfig = DatabricksTarget
     DeliveryConfig = DatabricksDelivery
     modes = {
-        "workspace_default": ModeSpec("workspace_default", "Workspace default package repository", ("role",)),
+        "workspace_default": ModeSpec(
+            "workspace_default",
+            "Workspace default package repository",
+            ("role", "ca_bundle"),
+            help=_WORKSPACE_DEFAULT_HELP,
+        ),
         "secret": ModeSpec(
             "secret",
             "Own secret (optionally wired to clusters / a policy)",
-            ("scope", "key", "role", "clusters", "env_var", "policy_id"),
+            ("scope", "key", "role", "clusters", "env_var", "policy_id", "reader_group"),
         ),
     }
 
@@ -119,7 +97,7 @@ class DatabricksAdapter(Adapter):
         role = data.get("role", "index")
         clusters = data.get("clusters") or []
         if data["mode"] == "workspace_default":
-            extra = [f for f in ("clusters", "env_var", "policy_id") if data.get(f)]
+            extra = [f for f in ("clusters", "env_var", "policy_id", "reader_group") if data.get(f)]
             if extra or (data.get("scope") and data["scope"] != PACKAGE_SCOPE):
                 raise ValidationError({(extra or ["scope"])[0]: "Not used by the workspace_default mode."})
             key = PACKAGE_KEYS[role]
@@ -128,21 +106,27 @@ class DatabricksAdapter(Adapter):
                 "role": role,
                 "scope": PACKAGE_SCOPE,
                 "key": key,
+                "ca_bundle": clean_pem(data.get("ca_bundle") or ""),
                 "location": f"secret:{PACKAGE_SCOPE}/{key}",
             }
         errors: dict[str, str] = {}
+        if data.get("ca_bundle"):
+            errors["ca_bundle"] = "Only the workspace_default mode writes pip-cert."
         scope, key = str(data.get("scope") or "").strip(), str(data.get("key") or "").strip()
         for field, value in (("scope", scope), ("key", key)):
-            if not _NAME.match(value):
+            if not NAME.match(value):
                 errors[field] = "Use 1-128 letters, digits, '-', '_', '.' or '@'."
         env_var = str(data.get("env_var") or ENV_VARS[role]).strip()
-        if not _ENV.match(env_var):
+        if not ENV.match(env_var):
             errors["env_var"] = "Not a valid environment variable name."
-        if not isinstance(clusters, list) or not all(isinstance(c, str) and _CLUSTER.match(c) for c in clusters):
+        if not isinstance(clusters, list) or not all(isinstance(c, str) and CLUSTER.match(c) for c in clusters):
             errors["clusters"] = "A list of cluster ids."
         policy_id = str(data.get("policy_id") or "").strip()
-        if policy_id and not _CLUSTER.match(policy_id):
+        if policy_id and not CLUSTER.match(policy_id):
             errors["policy_id"] = "Not a valid policy id."
+        reader_group = str(data.get("reader_group") or "").strip()
+        if reader_group and not GROUP.match(reader_group):
+            errors["reader_group"] = "Not a valid group name."
         if errors:
             raise ValidationError(errors)
         return {
@@ -153,6 +137,7 @@ class DatabricksAdapter(Adapter):
             "clusters": sorted(set(clusters)),
             "env_var": env_var,
             "policy_id": policy_id,
+            "reader_group": reader_group,
             "location": f"secret:{scope.lower()}/{key.lower()}",
         }
 
@@ -162,10 +147,14 @@ class DatabricksAdapter(Adapter):
         cfg = delivery.cfg
         states = delivery.state.get("clusters") or {}
         rows: list[tuple[str, Any]] = [("Secret", f"{cfg.scope} / {cfg.key}")]
+        if delivery.mode == "workspace_default" and cfg.ca_bundle:
+            rows.append(("CA bundle", f"{cfg.ca_bundle.count('BEGIN CERTIFICATE')} certificate(s) in pip-cert"))
         if delivery.mode == "secret":
             rows.append(("Environment variable", cfg.env_var))
             if cfg.clusters:
                 rows.append(("Clusters", "; ".join(f"{c} ({states[c]})" if c in states else c for c in cfg.clusters)))
+            if cfg.reader_group:
+                rows.append(("Reader group", cfg.reader_group))
             if cfg.policy_id:
                 policy = delivery.state.get("policy")
                 rows.append(("Cluster policy", f"{cfg.policy_id} ({policy})" if policy else cfg.policy_id))
@@ -200,16 +189,7 @@ class DatabricksAdapter(Adapter):
 
     def secret_timestamp(self, api: DatabricksClient, scope: str, key: str) -> int | None:
         """The key's ``last_updated_timestamp`` (ms, workspace clock), None when absent. Keys are case-insensitive."""
-        try:
-            body = api.call("GET", "/api/2.0/secrets/list", params={"scope": scope})
-        except DatabricksError as exc:
-            if exc.code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        for item in body.get("secrets") or []:  # an empty list may come back as {} (docs/platforms.md §1.3)
-            if str(item.get("key", "")).lower() == key.lower():
-                return int(item.get("last_updated_timestamp") or 0)
-        return None
+        return (self.scope_timestamps(api, scope) or {}).get(key.lower())
 
     # --- contract -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -224,26 +204,15 @@ class DatabricksAdapter(Adapter):
 
     def push(self, delivery: Any, value: str, *, restart_consent: bool) -> PushResult:
         api = self.client()
-        scope, key = delivery.cfg.scope, delivery.cfg.key
+        scope = delivery.cfg.scope
         if delivery.delivered_remote_ts is None:
             self._ensure_scope(api, delivery)
         elif delivery.mode == "workspace_default":
             self._grant_users_read(api, scope)
-        before = self.secret_timestamp(api, scope, key)
-        body = {"scope": scope, "key": key, "string_value": value}
-        try:
-            api.call("POST", "/api/2.0/secrets/put", json=body)
-        except DatabricksError as exc:
-            # Delivered before, so the scope was skipped; someone has deleted it since. Create it and put again.
-            if exc.code != "RESOURCE_DOES_NOT_EXIST" or delivery.delivered_remote_ts is None:
-                raise
-            self._ensure_scope(api, delivery)
-            api.call("POST", "/api/2.0/secrets/put", json=body)
+        before = self.secret_timestamp(api, scope, delivery.cfg.key)
+        self._put(api, delivery, value, created=delivery.delivered_remote_ts is None)
         result = PushResult(detail={"previous_ts": before})
-        if delivery.mode == "secret":
-            self._wire_clusters(api, delivery, restart_consent, result)
-            if delivery.cfg.policy_id:
-                self._wire_policy(api, delivery, result)
+        self._after_put(api, delivery, restart_consent, result)
         return result
 
     def push_many(self, items: list[PushItem], *, parallel: int) -> None:
@@ -265,22 +234,12 @@ class DatabricksAdapter(Adapter):
             before[scope] = self.scope_timestamps(api, scope)
 
         self._per_scope(by_scope, prepare, parallel)
-        live = [i for i in items if i.error is None]
 
         def put(item: PushItem) -> None:
-            d = item.delivery
-            body = {"scope": d.cfg.scope, "key": d.cfg.key, "string_value": item.value}
-            try:
-                api.call("POST", "/api/2.0/secrets/put", json=body)
-            except DatabricksError as exc:
-                # Someone deleted the scope since it was last seen: create it and put again.
-                if exc.code != "RESOURCE_DOES_NOT_EXIST":
-                    raise
-                self._ensure_scope(api, d)
-                api.call("POST", "/api/2.0/secrets/put", json=body)
+            self._put(api, item.delivery, item.value, created=False)
             item.result = PushResult()
 
-        run_parallel(put, live, parallel)
+        run_parallel(put, [i for i in items if i.error is None], parallel)
         after: dict[str, dict[str, int] | None] = {}
 
         def read_back(scope: str, group: list[PushItem]) -> None:
@@ -295,12 +254,35 @@ class DatabricksAdapter(Adapter):
             now = (after.get(d.cfg.scope) or {}).get(key)
             try:
                 item.result = self._check_landed(d, PushResult(detail={"previous_ts": was}), now)
-                if d.mode == "secret":
-                    self._wire_clusters(api, d, item.restart_consent, item.result)
-                    if d.cfg.policy_id:
-                        self._wire_policy(api, d, item.result)
+                self._after_put(api, d, item.restart_consent, item.result)
             except AdapterError as exc:
                 item.result, item.error = None, exc
+
+    def _put(self, api: DatabricksClient, delivery: Any, value: str, *, created: bool) -> None:
+        """Put the delivery's value (for ``pip-extra-index-urls``, every extra feed's URL); a scope deleted since
+        it was last seen is created again once."""
+        value = compose_value(self.target, delivery, value)
+        for url in value.split():
+            api.add_secret(url)
+        body = {"scope": delivery.cfg.scope, "key": delivery.cfg.key, "string_value": value}
+        try:
+            api.call("POST", "/api/2.0/secrets/put", json=body)
+        except DatabricksError as exc:
+            if exc.code != "RESOURCE_DOES_NOT_EXIST" or created:
+                raise
+            self._ensure_scope(api, delivery)
+            api.call("POST", "/api/2.0/secrets/put", json=body)
+
+    def _after_put(self, api: DatabricksClient, delivery: Any, consent: bool, result: PushResult) -> None:
+        """What follows a landed put: ``pip-cert`` for the package scope, cluster and policy wiring for ``secret``."""
+        note = put_cert(api, self.target, delivery)
+        if note:
+            result.notes.append(note)
+        if delivery.mode == "secret":
+            wiring = Wiring(api, delivery, consent, result)
+            wiring.clusters()
+            if delivery.cfg.policy_id:
+                wiring.policy()
 
     @staticmethod
     def _per_scope(
@@ -340,17 +322,19 @@ class DatabricksAdapter(Adapter):
         return self._check_landed(delivery, result, self.secret_timestamp(api, delivery.cfg.scope, delivery.cfg.key))
 
     def _check_landed(self, delivery: Any, result: PushResult, after: int | None) -> PushResult:
-        """The key is in the scope with a timestamp newer than before the put (both the workspace's clock)."""
+        """The put was answered with success (else we would not be here); the key is listed with a timestamp not
+        older than before the put (both the workspace's clock). Equal is fine: timestamps may have one-second
+        precision (REST reference "List secret keys" gives ms, its example a whole second)."""
         before = result.detail.pop("previous_ts", None)
         if after is None:
             raise AdapterError(
                 f"Verification failed: {delivery.cfg.scope}/{delivery.cfg.key} is not in the workspace after the put.",
                 permanent=False,
             )
-        if before is not None and after <= before:
+        if before is not None and after < before:
             raise AdapterError(
-                f"Verification failed: {delivery.cfg.scope}/{delivery.cfg.key} was not updated "
-                f"(last_updated_timestamp stayed at {after}).",
+                f"Verification failed: {delivery.cfg.scope}/{delivery.cfg.key} lists an older timestamp after the "
+                f"put ({after}) than before it ({before}).",
                 permanent=False,
             )
         result.remote_ts = after
@@ -375,89 +359,3 @@ class DatabricksAdapter(Adapter):
 
     def check_health(self, deliveries: list[Any]) -> list[HealthResult]:
         return check_health(self, deliveries)
-
-    # --- clusters and policies ---------------------------------------------------------------------
-    def _wire_clusters(self, api: DatabricksClient, delivery: Any, consent: bool, result: PushResult) -> None:
-        ref = reference(delivery.cfg.scope, delivery.cfg.key)
-        states: dict[str, str] = {}
-        for cluster_id in delivery.cfg.clusters:
-            try:
-                cluster = api.call("GET", "/api/2.1/clusters/get", params={"cluster_id": cluster_id})
-            except DatabricksError as exc:
-                if exc.code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
-                    states[cluster_id] = "does not exist"
-                    result.notes.append(f"Cluster {cluster_id} does not exist.")
-                    continue
-                raise
-            states[cluster_id] = self._wire_one(api, cluster, delivery.cfg.env_var, ref, consent, result)
-        result.detail["clusters"] = states
-
-    def _wire_one(
-        self, api: DatabricksClient, cluster: dict[str, Any], env_var: str, ref: str, consent: bool, result: PushResult
-    ) -> str:
-        cid, name, state = cluster.get("cluster_id", ""), cluster.get("cluster_name", ""), cluster.get("state")
-        if cluster.get("cluster_source") == "JOB":
-            result.notes.append(f"Cluster {name} ({cid}) is a job cluster: never edited.")
-            return "skipped: job cluster"
-        version = dbr_version(str(cluster.get("spark_version", "")))
-        if version is not None and version < MIN_DBR:
-            result.notes.append(f"Cluster {name} runs DBR {version[0]}.{version[1]}; {env_var} needs 15.1+.")
-            return "skipped: runtime older than 15.1"
-        env = dict(cluster.get("spark_env_vars") or {})
-        if env.get(env_var) == ref:
-            return "wired"
-        if state == "RUNNING" and not consent:
-            result.notes.append(f"Cluster {name} ({cid}) is running: wired on next restart (editing it restarts it).")
-            return "wired on next restart"
-        if state not in ("RUNNING", "TERMINATED"):
-            result.notes.append(f"Cluster {name} ({cid}) is {state}: it will be wired when it settles.")
-            return "waiting"
-        env[env_var] = ref
-        try:
-            api.call(
-                "POST",
-                "/api/2.1/clusters/update",
-                json={"cluster_id": cid, "update_mask": "spark_env_vars", "cluster": {"spark_env_vars": env}},
-            )
-        except DatabricksError as exc:
-            if exc.code == "INVALID_STATE":
-                return "waiting"
-            raise
-        if state == "RUNNING":
-            result.notes.append(f"Cluster {name} ({cid}) wired and restarted (with consent).")
-            return "wired; restarted"
-        return "wired"
-
-    def _wire_policy(self, api: DatabricksClient, delivery: Any, result: PushResult) -> None:
-        policy = api.call("GET", "/api/2.0/policies/clusters/get", params={"policy_id": delivery.cfg.policy_id})
-        try:
-            definition = json.loads(policy.get("definition") or "{}")
-        except ValueError:
-            raise AdapterError(
-                f"Policy {delivery.cfg.policy_id} has a definition that is not JSON.", permanent=True
-            ) from None
-        ref = reference(delivery.cfg.scope, delivery.cfg.key)
-        wanted = {"type": "fixed", "value": ref, "hidden": True}
-        path = f"spark_env_vars.{delivery.cfg.env_var}"
-        if definition.get(path) == wanted:
-            result.detail["policy"] = "wired"
-            return
-        definition[path] = wanted
-        body: dict[str, Any] = {
-            k: policy[k]
-            for k in (
-                "name",
-                "description",
-                "max_clusters_per_user",
-                "policy_family_id",
-                "policy_family_definition_overrides",
-                "libraries",
-            )
-            if k in policy
-        }
-        api.call(
-            "POST",
-            "/api/2.0/policies/clusters/edit",
-            json={**body, "policy_id": delivery.cfg.policy_id, "definition": json.dumps(definition)},
-        )
-        result.detail["policy"] = "wired"
