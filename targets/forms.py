@@ -63,7 +63,10 @@ def _setting_field(spec: FieldSpec) -> forms.Field:
         return forms.CharField(
             max_length=spec.max_items * (spec.max_length + 2), required=False, label=spec.label, help_text=spec.help
         )
-    return forms.CharField(max_length=spec.max_length, required=False, label=spec.label, help_text=spec.help)
+    widget = forms.Textarea(attrs={"rows": 6}) if spec.multiline else None
+    return forms.CharField(
+        max_length=spec.max_length, required=False, label=spec.label, help_text=spec.help, widget=widget
+    )
 
 
 class TargetForm(forms.Form):

@@ -177,9 +177,12 @@ def target_delete(*, actor: Any, target: Target) -> None:
     target.delete()
 
 
-def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str, Any]:
-    """Mode and role checked here, the mode's settings by the adapter. Returns ``mode``, ``role``,
-    ``location`` and ``config``; refuses a place another delivery of the target already writes."""
+def _clean_delivery(
+    target: Target, values: dict[str, Any], *, feed_id: int | None, exclude_pk: int | None = None
+) -> dict[str, Any]:
+    """Mode and role checked here, the mode's settings by the adapter (which also gets the feed's id as
+    ``feed``, for a place that holds several feeds). Returns ``mode``, ``role``, ``location`` and ``config``;
+    refuses a place another delivery of the target already writes."""
     cls = _adapter_class(target.kind)
     values = {k: v for k, v in values.items() if v is not None}
     if not values.get("mode"):
@@ -191,7 +194,7 @@ def _clean_delivery(target: Target, values: dict[str, Any], *, exclude_pk: int |
         raise ValidationError({"role": "Choose index or extra."})
     own = {f.name for f in cls.delivery_fields()}
     _refuse_foreign({k: v for k, v in values.items() if k not in ("mode", "role")}, own, f"{cls.label} deliveries")
-    cleaned = dict(cls.clean_delivery(values))
+    cleaned = dict(cls.clean_delivery({**values, "feed": feed_id}))
     config = {name: cleaned[name] for name in sorted(own) if cleaned.get(name) not in (None, "", [])}
     result = {"mode": cleaned["mode"], "role": cleaned.get("role", "index"), "location": cleaned["location"]}
     result["config"] = config
@@ -216,7 +219,7 @@ def _delivery_detail(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 def delivery_create(*, actor: Any, feed: Any, target: Target, **values: Any) -> Delivery:
     """Say where ``feed`` must live in ``target``; the first push is requested at once."""
-    cleaned = _clean_delivery(target, values)
+    cleaned = _clean_delivery(target, values, feed_id=getattr(feed, "pk", None))
     try:
         with transaction.atomic():
             delivery = Delivery.objects.create(feed=feed, target=target, **cleaned)
@@ -239,7 +242,9 @@ def delivery_update(*, actor: Any, delivery: Delivery, **changes: Any) -> Delive
     """Change where a delivery places the URL; it becomes pending and is pushed again. The old place, if it
     moved, is left as it is (Feedkeeper never deletes what it no longer names). Settings not given keep their
     value; a mode change starts from the new mode's defaults."""
-    delivery = Delivery.objects.select_for_update(of=("self",)).select_related("target").get(pk=delivery.pk)
+    delivery = (
+        Delivery.objects.select_for_update(of=("self",), no_key=True).select_related("target").get(pk=delivery.pk)
+    )
     cls = _adapter_class(delivery.target.kind)
     unknown = set(changes) - {"mode", "role"} - set(all_fields("delivery"))
     if unknown:
@@ -252,7 +257,7 @@ def delivery_update(*, actor: Any, delivery: Delivery, **changes: Any) -> Delive
         keep = set(cls.modes[mode].fields)
         values.update({k: v for k, v in (delivery.config or {}).items() if k in keep})
     values.update({k: v for k, v in changes.items() if v is not None})
-    cleaned = _clean_delivery(delivery.target, values, exclude_pk=delivery.pk)
+    cleaned = _clean_delivery(delivery.target, values, feed_id=delivery.feed_id, exclude_pk=delivery.pk)
     before = _flat(delivery, ("mode", "role", "location"))
     after = _delivery_detail(cleaned)
     changed = {f: [before.get(f, ""), after.get(f, "")] for f in sorted(set(before) | set(after))}

@@ -166,18 +166,27 @@ class FieldSpec:
     max_length: int = 128
     max_items: int = 1000
     initial: str = ""
+    multiline: bool = False
 
     def empty(self) -> Any:
         return [] if self.many else ""
 
 
 def setting(
-    label: str, *, help: str = "", many: bool = False, max_length: int = 128, max_items: int = 1000, initial: str = ""
+    label: str,
+    *,
+    help: str = "",
+    many: bool = False,
+    max_length: int = 128,
+    max_items: int = 1000,
+    initial: str = "",
+    multiline: bool = False,
 ) -> Any:
     """A field of an adapter's ``TargetConfig`` or ``DeliveryConfig`` dataclass, declared once: its type and
     default come from the dataclass, its presentation from here."""
     spec = {"label": label, "help": help, "many": many, "max_length": max_length, "max_items": max_items}
     spec["initial"] = initial
+    spec["multiline"] = multiline
     if many:
         return dataclasses.field(default_factory=list, metadata={"feedkeeper": spec})
     return dataclasses.field(default="", metadata={"feedkeeper": spec})

@@ -401,7 +401,8 @@ def test_an_admin_adds_a_secret_delivery_wired_to_clusters(
 def test_an_admin_adds_a_workspace_default_delivery(login: Login, admin: User, feed: Feed, target: Target) -> None:
     data = delivery_data(feed, mode="workspace_default", scope="", key="", role="extra")
     assert login(admin).post(reverse("targets:delivery-create", args=[target.pk]), data).status_code == 302
-    assert Delivery.objects.get().location == "secret:databricks-package-management/pip-extra-index-urls"
+    delivery = Delivery.objects.get()  # the extra key holds every extra feed: one place per feed
+    assert delivery.location == f"secret:databricks-package-management/pip-extra-index-urls#feed-{feed.pk}"
 
 
 def test_the_delivery_form_offers_the_adapters_modes_and_marks_experimental_ones(
@@ -726,3 +727,8 @@ def test_check_now_runs_the_health_checks_and_shows_each_result(
         assert result["name"] in page
     page = body(client.get(reverse("targets:detail", args=[workspace.pk])))
     assert f"badge-{check.status}" in page and "checked <time" in page and PAT not in page
+
+
+def test_a_multiline_setting_is_a_text_area_on_the_delivery_form(login: Login, admin: User, target: Target) -> None:
+    page = body(login(admin).get(reverse("targets:delivery-create", args=[target.pk])))
+    assert '<textarea name="ca_bundle"' in page and '<input type="text" name="scope"' in page

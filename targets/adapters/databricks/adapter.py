@@ -107,7 +107,9 @@ class DatabricksAdapter(Adapter):
                 "scope": PACKAGE_SCOPE,
                 "key": key,
                 "ca_bundle": clean_pem(data.get("ca_bundle") or ""),
-                "location": f"secret:{PACKAGE_SCOPE}/{key}",
+                # The extra key holds every extra feed of the workspace (composed when pushed): one place per feed.
+                "location": f"secret:{PACKAGE_SCOPE}/{key}"
+                + (f"#feed-{data['feed']}" if role == "extra" and data.get("feed") else ""),
             }
         errors: dict[str, str] = {}
         if data.get("ca_bundle"):

@@ -70,4 +70,5 @@ class DatabricksDelivery:
         help="Optional: PEM certificates of the CA behind the feed (a corporate CA), pushed to the package scope's "
         "key pip-cert. Public, not a secret.",
         max_length=65536,
+        multiline=True,
     )

@@ -177,15 +177,13 @@ def test_the_extra_key_is_composed_from_every_extra_delivery_of_the_workspace(
     first = services.delivery_create(
         actor="system", feed=feed, target=workspace, mode="workspace_default", role="extra"
     )
-    # A second extra delivery to the same workspace (the services layer keys places by location; see the report).
-    Delivery.objects.create(
-        feed=other,
-        target=workspace,
-        mode="workspace_default",
-        role="extra",
-        location="secret:databricks-package-management/pip-extra-index-urls#2",
-        config={"scope": PACKAGE_SCOPE, "key": "pip-extra-index-urls"},
+    # A second feed as an extra index of the same workspace: its own place, the same key.
+    second = services.delivery_create(
+        actor="system", feed=other, target=workspace, mode="workspace_default", role="extra"
     )
+    assert first.location != second.location
+    with pytest.raises(ValidationError, match="Another delivery already writes"):
+        services.delivery_create(actor="system", feed=other, target=workspace, mode="workspace_default", role="extra")
     assert run_push(first).status == PushStatus.SUCCEEDED
     value = databricks.workspace(0).secret_value(PACKAGE_SCOPE, "pip-extra-index-urls")
     assert value == f"{feed.credentialed_url()} {other.credentialed_url()}"
