@@ -341,17 +341,16 @@ def _claim(push_id: int) -> Push | None:
         if claimed != 1:
             return None
         return _db(
-            lambda: (
-                Push.objects.select_related("delivery__feed__current_token", "delivery__target")
-                .filter(pk=push_id, status=PushStatus.RUNNING)
-                .first()
-            ),
+            lambda: Push.objects.select_related(*_CLAIM_RELATED).filter(pk=push_id, status=PushStatus.RUNNING).first(),
             what=f"claim of push {push_id}",
         )
     except _DB_ERRORS:
         log.exception("Claiming push %s failed; it will be recovered", push_id)
         _reset_connection()
         return None
+
+
+_CLAIM_RELATED = ("delivery__feed__current_token", "delivery__target", "requested_by")
 
 
 class DeadlineExceeded(Exception):
@@ -361,17 +360,44 @@ class DeadlineExceeded(Exception):
 def _claim_siblings(push: Push) -> list[Push]:
     """Also take the target's other pushes that were sent to the broker but not yet claimed (they count against
     the target's cap already), so the adapter gets them as one batch and may share calls between them. Their own
-    tasks then find nothing to claim."""
-    ids = list(
-        Push.objects.filter(
-            target_id=push.target_id, status=PushStatus.PENDING, dispatched_at__isnull=False, started_at__isnull=True
-        )
-        .exclude(pk=push.pk)
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)[: settings.PUSH_BATCH_MAX - 1]
+    tasks then find nothing to claim. One update claims them all; the claim's start time tells them apart from
+    pushes another worker claimed meanwhile."""
+    waiting = Push.objects.filter(
+        target_id=push.target_id, status=PushStatus.PENDING, dispatched_at__isnull=False, started_at__isnull=True
     )
-    claimed = [_claim(pk) for pk in ids]
-    return [p for p in claimed if p is not None]
+    now = timezone.now()
+    try:
+        ids = _db(
+            lambda: list(
+                waiting.exclude(pk=push.pk)
+                .order_by("created_at", "id")
+                .values_list("pk", flat=True)[: settings.PUSH_BATCH_MAX - 1]
+            ),
+            what=f"batch of push {push.pk}",
+        )
+        if not ids:
+            return []
+        claimed = _db(
+            lambda: waiting.filter(pk__in=ids).update(
+                status=PushStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+            ),
+            what=f"batch of push {push.pk}",
+        )
+        if not claimed:
+            return []
+        return _db(
+            lambda: list(
+                Push.objects.select_related(*_CLAIM_RELATED)
+                .filter(pk__in=ids, status=PushStatus.RUNNING, started_at=now)
+                .order_by("created_at", "id")
+            ),
+            what=f"batch of push {push.pk}",
+        )
+    except _DB_ERRORS:
+        # Claimed rows that could not be read back are taken over once their heartbeat expires.
+        log.exception("Claiming the batch of push %s failed; it runs alone", push.pk)
+        _reset_connection()
+        return []
 
 
 def _run_claimed(push: Push) -> Push:
@@ -406,18 +432,30 @@ def _run_batch(pushes: list[Push]) -> list[Push]:
         item = PushItem(delivery=delivery, value=value, restart_consent=push.restart_consent)
         items.append(item)
         meta[id(item)] = (push, feed.current_token.fingerprint, secrets)
+    successes: list[tuple[Push, str, PushResult]] = []
     if items:
-        _push_items(target, items, meta, outcomes)
-    done = []
-    for push in pushes:
+        _push_items(target, items, meta, outcomes, successes)
+    done: dict[int, Push] = {}
+    if successes:
         try:
-            done.append(outcomes[push.pk]())
+            done.update({p.pk: p for p in _succeeded_many(successes)})
+        except Exception:
+            log.exception(
+                "The outcomes of pushes %s could not be written; they will run again", [p.pk for p, *_ in successes]
+            )
+            _reset_connection()
+            done.update({p.pk: p for p, *_ in successes})
+    for push in pushes:
+        if push.pk in done:
+            continue
+        try:
+            done[push.pk] = outcomes[push.pk]()
         except Exception:
             # Retried already (see ``_db``): leave the push running; it is taken over once its heartbeat expires.
             log.exception("The outcome of push %s could not be written; it will run again", push.pk)
             _reset_connection()
-            done.append(push)
-    return done
+            done[push.pk] = push
+    return [done[push.pk] for push in pushes]
 
 
 def _push_items(
@@ -425,6 +463,7 @@ def _push_items(
     items: list[PushItem],
     meta: dict[int, tuple[Push, str, list[str]]],
     outcomes: dict[int, Callable[[], Push]],
+    successes: list[tuple[Push, str, PushResult]],
 ) -> None:
     """Hand the items to the adapter (in the helper thread, heartbeating every push of the batch) and turn what
     became of each into its outcome."""
@@ -465,7 +504,7 @@ def _push_items(
                 detail=error.detail,
             )
         elif item.result is not None:
-            outcomes[push.pk] = functools.partial(_succeeded, push, fingerprint, item.result)
+            successes.append((push, fingerprint, item.result))
         else:
             message = "The adapter reported nothing for this push; it will run again."
             outcomes[push.pk] = functools.partial(_failed, push, message, permanent=False, retry_after=None)
@@ -641,6 +680,98 @@ def _succeeded(push: Push, fingerprint: str, result: PushResult) -> Push:
             log.warning("Requesting the stale push of delivery %s failed", push.delivery_id, exc_info=True)
             _reset_connection()
     return push
+
+
+# What a success changes on its delivery.
+DELIVERED_FIELDS = (
+    "status",
+    "delivered_fingerprint",
+    "delivered_remote_ts",
+    "last_pushed_at",
+    "last_error",
+    "state",
+    "updated_at",
+)
+
+
+def _succeeded_many(entries: list[tuple[Push, str, PushResult]]) -> list[Push]:
+    """Record the successes of a batch in one transaction: each push only while its worker still holds the claim
+    (running, same attempt; pushes locked in id order, then their deliveries), one statement per table, one audit
+    event per push. A delivery whose feed changed token meanwhile is pushed again."""
+    now = timezone.now()
+    by_pk = {push.pk: (push, fingerprint, result) for push, fingerprint, result in entries}
+
+    def write() -> tuple[list[Push], list[Delivery]]:
+        with transaction.atomic():
+            attempts = dict(
+                Push.objects.select_for_update(no_key=True)
+                .filter(pk__in=list(by_pk), status=PushStatus.RUNNING)
+                .order_by("pk")
+                .values_list("pk", "attempts")
+            )
+            held = [by_pk[pk] for pk in sorted(by_pk) if attempts.get(pk) == by_pk[pk][0].attempts]
+            if not held:
+                return [], []
+            rows = []
+            for push, fingerprint, result in held:
+                row = Push(pk=push.pk, status=PushStatus.SUCCEEDED, finished_at=now, heartbeat_at=None)
+                row.fingerprint, row.remote_ts, row.error = fingerprint, result.remote_ts, ""
+                row.detail = {**result.detail, "notes": result.notes}
+                rows.append(row)
+            fields = ["status", "finished_at", "heartbeat_at", "fingerprint", "remote_ts", "error", "detail"]
+            Push.objects.bulk_update(rows, fields)
+            deliveries = {
+                d.pk: d
+                for d in Delivery.objects.select_for_update(of=("self",), no_key=True)
+                .select_related("feed__current_token", "target")
+                .filter(pk__in=[push.delivery_id for push, _, _ in held])
+                .order_by("pk")
+            }
+            stale = []
+            for (push, fingerprint, result), row in zip(held, rows, strict=True):
+                delivery = deliveries[push.delivery_id]
+                current = delivery.feed.fingerprint == fingerprint
+                delivery.status = DeliveryStatus.DELIVERED if current else DeliveryStatus.STALE
+                delivery.delivered_fingerprint, delivery.delivered_remote_ts = fingerprint, result.remote_ts
+                delivery.last_pushed_at, delivery.last_error, delivery.updated_at = now, "", now
+                delivery.state = {**delivery.state, **row.detail}
+                if not current:
+                    stale.append(delivery)
+                audit_record(
+                    actor=push.requested_by or "system",
+                    action="delivery.push",
+                    obj=delivery,
+                    detail={
+                        "push": push.pk,
+                        "fingerprint": fingerprint,
+                        "remote_ts": result.remote_ts,
+                        "notes": result.notes,
+                        "attempts": push.attempts,
+                    },
+                )
+            Delivery.objects.bulk_update(
+                list(deliveries.values()),
+                list(DELIVERED_FIELDS),
+            )
+            for (push, _, _), row in zip(held, rows, strict=True):
+                for name in fields:
+                    setattr(push, name, getattr(row, name))
+            return [push for push, _, _ in held], stale
+
+    written, stale = _db(write, what=f"outcomes of pushes {sorted(by_pk)}")
+    kept = {push.pk for push in written}
+    for push, _, _ in entries:
+        if push.pk not in kept:
+            _dropped(push, "succeeded")
+    if stale:
+        # The token changed while we pushed: push again with the new one (if this fails, the deliveries are stale
+        # without a push, and the reconciler requests them).
+        try:
+            pushes_request(deliveries=stale, actor="system", reason="stale")
+        except _DB_ERRORS:
+            log.warning("Requesting the stale pushes of %s failed", [d.pk for d in stale], exc_info=True)
+            _reset_connection()
+    return [push for push, _, _ in entries]
 
 
 def _failed(

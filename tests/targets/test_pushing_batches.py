@@ -118,3 +118,64 @@ def test_a_databricks_batch_reads_the_shared_scope_once_before_and_once_after(
     calls = [path for _method, path in ws.requests]
     assert calls.count("/api/2.0/secrets/put") == 4
     assert calls.count("/api/2.0/secrets/list") == 2  # sequential pushes would list eight times
+
+
+def test_a_batch_records_its_successes_together_but_drops_one_taken_over_meanwhile(
+    transactional_db: None,  # the adapter writes from its own thread
+    feed: Any,
+    workspace: Target,
+    monkeypatch: pytest.MonkeyPatch,
+    no_broker: list[tuple[str, int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    deliveries = _deliveries(feed, workspace, 3)
+    stolen = deliveries[1].pk
+
+    class TakenOverMeanwhile(RecordingAdapter):
+        def push_many(self, items: list[PushItem], *, parallel: int) -> None:
+            # Another worker took this push over (the reconciler reset it and it was claimed again: attempt 2).
+            Push.objects.filter(delivery_id=stolen).update(attempts=2)
+            super().push_many(items, parallel=parallel)
+
+    RecordingAdapter.batches, RecordingAdapter.failing = [], set()
+    monkeypatch.setattr(Target, "adapter", lambda self: TakenOverMeanwhile(self))
+    _dispatch(workspace, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        pushing.push_run(push_id=next(pk for kind, pk in no_broker if kind == "run"))
+    rows = {p.delivery_id: p for p in Push.objects.all()}
+    assert rows[deliveries[0].pk].status == rows[deliveries[2].pk].status == PushStatus.SUCCEEDED
+    assert (rows[stolen].status, rows[stolen].remote_ts) == (PushStatus.RUNNING, None)  # left to its new owner
+    assert Delivery.objects.get(pk=stolen).last_pushed_at is None
+    delivered = Delivery.objects.filter(status=DeliveryStatus.DELIVERED).values_list("pk", flat=True)
+    assert sorted(delivered) == sorted([deliveries[0].pk, deliveries[2].pk])
+
+
+def test_a_token_replaced_during_a_batch_leaves_its_deliveries_stale_and_pushes_them_again(
+    transactional_db: None,  # the adapter writes from its own thread
+    admin: Any,
+    feed: Any,
+    workspace: Target,
+    monkeypatch: pytest.MonkeyPatch,
+    no_broker: list[tuple[str, int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from feeds import services as feed_services
+
+    deliveries = _deliveries(feed, workspace, 2)
+
+    class TokenReplacedMeanwhile(RecordingAdapter):
+        def push_many(self, items: list[PushItem], *, parallel: int) -> None:
+            if not self.batches:  # the first batch only
+                feed_services.feed_set_token(actor=admin, feed=feed, token="replaced-during-the-batch")
+            super().push_many(items, parallel=parallel)
+
+    RecordingAdapter.batches, RecordingAdapter.failing = [], set()
+    monkeypatch.setattr(Target, "adapter", lambda self: TokenReplacedMeanwhile(self))
+    _dispatch(workspace, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        pushing.push_run(push_id=next(pk for kind, pk in no_broker if kind == "run"))
+    feed.refresh_from_db()
+    # The first batch delivered the old token: stale, pushed again (in the same task) with the new one.
+    assert [len(b) for b in RecordingAdapter.batches] == [2, 2]
+    for delivery in Delivery.objects.filter(pk__in=[d.pk for d in deliveries]):
+        assert (delivery.status, delivery.delivered_fingerprint) == (DeliveryStatus.DELIVERED, feed.fingerprint)
