@@ -151,6 +151,7 @@ class DeliveryForm(forms.Form):
         mode_field = self.fields["mode"]
         assert isinstance(mode_field, forms.ChoiceField)
         mode_field.choices = _mode_choices(cls) if cls else []
+        mode_field.help_text = " ".join(f"{m.label}: {m.help}" for m in modes.values() if m.help)
         if editing:
             del self.fields["feed"]
         settings = cls.delivery_fields() if cls else ()

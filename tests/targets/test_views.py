@@ -732,3 +732,8 @@ def test_check_now_runs_the_health_checks_and_shows_each_result(
 def test_a_multiline_setting_is_a_text_area_on_the_delivery_form(login: Login, admin: User, target: Target) -> None:
     page = body(login(admin).get(reverse("targets:delivery-create", args=[target.pk])))
     assert '<textarea name="ca_bundle"' in page and '<input type="text" name="scope"' in page
+
+
+def test_the_delivery_form_says_what_each_mode_implies(login: Login, admin: User, target: Target) -> None:
+    page = body(login(admin).get(reverse("targets:delivery-create", args=[target.pk])))
+    assert "Feedkeeper" in page.split('name="mode"')[1].split("</small>")[0]  # the extra key is Feedkeeper's
