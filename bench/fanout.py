@@ -75,6 +75,11 @@ def serve_sim(platform: str, workspaces: int, per_target: int, latency_ms: float
             orgs[f"org-{i}"] = [sim.add_project(f"org-{i}", f"project-{j}")["id"] for j in range(1, per_target + 1)]
         sim.start()
         ready = {"url": sim.url, "token": "vh-sim-token", "orgs": orgs}
+    return serve_until_stopped(sim, ready)
+
+
+def serve_until_stopped(sim: Any, ready: dict[str, Any]) -> int:
+    """Print ``ready`` as one JSON line (the parent reads it), then serve until SIGTERM or SIGINT."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from bench.fanout import (
     make_run_default_concurrency,
     peak_rss_mb,
     say,
+    serve_until_stopped,
     setup_django,
     start_beat,
     start_worker,
@@ -62,16 +62,7 @@ def serve_sim(platform: str, workspaces: int, targets: int, latency_ms: float) -
         sim.add_token("ghp-bench", "bench", admin_of=[f"org-{i}" for i in range(targets)])
         sim.start()
         ready = {"url": sim.api_url, "token": "ghp-bench"}
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print(json.dumps(ready), flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        sim.stop()
-    return 0
+    return serve_until_stopped(sim, ready)
 
 
 def seed(args: argparse.Namespace, sim: dict[str, Any]) -> Any:

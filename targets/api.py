@@ -1,4 +1,4 @@
-"""Targets, deliveries, pushes and target checks in the JSON API (see shared/API.md)."""
+"""Targets, deliveries, pushes and target checks in the JSON API (the contract: README, "API")."""
 
 from __future__ import annotations
 

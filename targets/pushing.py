@@ -400,11 +400,6 @@ def _claim_siblings(push: Push) -> list[Push]:
         return []
 
 
-def _run_claimed(push: Push) -> Push:
-    """Run one claimed push (a batch of one)."""
-    return _run_batch([push])[0]
-
-
 def _run_batch(pushes: list[Push]) -> list[Push]:
     """Run claimed pushes of one target as one batch through the adapter's ``push_many``, under one heartbeat and
     deadline, then record each outcome on its own (claim-guarded)."""

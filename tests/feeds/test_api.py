@@ -1,4 +1,4 @@
-"""`/api/v1/feeds/`, `/api/v1/feeds/{id}/check/` and `/api/v1/checks/{id}/` against the contract in API.md."""
+"""`/api/v1/feeds/`, `/api/v1/feeds/{id}/check/` and `/api/v1/checks/{id}/` against the API contract."""
 
 from __future__ import annotations
 
