@@ -28,7 +28,9 @@ class AzureDevOps(FeedKind):
             quote(values.get(k, "").strip(), safe="") for k in ("organization", "project", "feed_name")
         )
         scope = f"{org}/{project}" if project else org
-        return f"https://pkgs.dev.azure.com/{scope}/_packaging/{feed}/pypi/simple/"
+        from django.conf import settings
+
+        return f"{settings.AZURE_DEVOPS_PKGS_URL.rstrip('/')}/{scope}/_packaging/{feed}/pypi/simple/"
 
 
 class JFrog(FeedKind):

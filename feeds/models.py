@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -67,6 +67,21 @@ class Feed(models.Model):
     current_token = models.OneToOneField(
         "TokenVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Rotation: who mints the next token (none: an admin pastes it), and when.
+    rotation_connection = models.ForeignKey(
+        "Connection", null=True, blank=True, on_delete=models.PROTECT, related_name="feeds"
+    )
+    rotation_interval_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rotate this often even if the token does not expire."
+    )
+    rotation_lead_days = models.PositiveIntegerField(
+        default=14, help_text="Start a scheduled rotation this many days before the token expires."
+    )
+    rotation_grace_hours = models.PositiveIntegerField(
+        default=24, help_text="Keep the previous token valid this long after the new one is current everywhere."
+    )
+    token_lifetime_days = models.PositiveIntegerField(default=90, help_text="Lifetime of a minted token.")
+    next_rotation_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +90,19 @@ class Feed(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def compute_next_rotation(self) -> datetime | None:
+        """When the next scheduled rotation is due: ``rotation_lead_days`` before the current token expires, or
+        ``rotation_interval_days`` after it was made current, whichever comes first; None when neither applies."""
+        token = self.current_token
+        if token is None:
+            return None
+        due: list[datetime] = []
+        if token.expires_at is not None:
+            due.append(token.expires_at - timedelta(days=self.rotation_lead_days))
+        if self.rotation_interval_days:
+            due.append((token.promoted_at or token.created_at) + timedelta(days=self.rotation_interval_days))
+        return min(due) if due else None
 
     @property
     def kind_spec(self) -> kinds.FeedKind:
@@ -119,6 +147,19 @@ class TokenVersion(models.Model):
         MANUAL = "manual"
         ROTATION = "rotation"
 
+    class Stage(models.TextChoices):
+        """Where the token is in its life (the pending/current/previous model of scheduled secret rotation):
+        ``pending`` minted or pasted and not yet everywhere; ``current`` in use; ``previous`` replaced, still valid
+        until revoked; ``revoked`` revoked at its provider; ``retired`` no longer used, not revoked by Feedkeeper;
+        ``discarded`` a pending token that never became current."""
+
+        PENDING = "pending"
+        CURRENT = "current"
+        PREVIOUS = "previous"
+        REVOKED = "revoked"
+        RETIRED = "retired"
+        DISCARDED = "discarded"
+
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="token_versions")
     ciphertext = EncryptedTextField()
     fingerprint = models.CharField(max_length=16, db_index=True)
@@ -129,6 +170,14 @@ class TokenVersion(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.CURRENT)
+    promoted_at = models.DateTimeField(null=True, blank=True, help_text="When it became current.")
+    # Minted by a connection: its id there, so it can be revoked by id.
+    connection = models.ForeignKey(
+        "Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="token_versions"
+    )
+    provider_token_id = models.CharField(max_length=200, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -211,3 +260,59 @@ class FeedCheck(CheckRun):
 
     def __str__(self) -> str:
         return f"check of feed {self.feed_id}: {self.status}"
+
+
+class ConnectionStatus(models.TextChoices):
+    UNKNOWN = "unknown"
+    OK = "ok"
+    NEEDS_CONSENT = "needs_consent"
+    FAILING = "failing"
+
+
+class Connection(models.Model):
+    """Credentials Feedkeeper uses to mint and revoke feed tokens at a provider (``feeds.providers``): a JFrog
+    access token allowed to create and revoke tokens, or an Entra application and the refresh token an admin's
+    consent gave for the Azure DevOps PAT API. Every secret is encrypted and write-only."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20)
+    url = models.URLField(max_length=300)
+    credential = EncryptedTextField(blank=True)
+    credential_fingerprint = models.CharField(max_length=16, blank=True)
+    tenant_id = models.CharField(max_length=100, blank=True)
+    client_id = models.CharField(max_length=100, blank=True)
+    client_secret = EncryptedTextField(blank=True)
+    refresh_token = EncryptedTextField(blank=True)
+    consented_by = models.CharField(max_length=200, blank=True, help_text="The user whose consent is held.")
+    status = models.CharField(max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.UNKNOWN)
+    status_detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_secret(self, field: str, value: str) -> None:
+        setattr(self, field, crypto.encrypt(value) if value else "")
+        if field == "credential":
+            self.credential_fingerprint = crypto.fingerprint(value) if value else ""
+
+    def reveal(self, field: str) -> str:
+        """A stored secret in plaintext (``credential``, ``client_secret`` or ``refresh_token``); only providers."""
+        value = getattr(self, field)
+        return crypto.decrypt(value) if value else ""
+
+    @property
+    def provider(self) -> Any:
+        from feeds.providers import get_provider
+
+        return get_provider(self.kind)
+
+    def get_kind_display(self) -> str:
+        from feeds.providers import REGISTRY
+
+        return REGISTRY[self.kind].label if self.kind in REGISTRY else self.kind

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from core import checks
+from core import checks, crypto
 from core.models import CheckRun
 from core.urlpolicy import validate_service_url
 from feeds import hooks, kinds
@@ -128,6 +128,7 @@ def feed_create(
         **{p: values[p].strip() for p in PART_FIELDS},
     )
     version = TokenVersion.build(feed=feed, token=token, expires_at=token_expires_at, created_by=_user(actor))
+    version.promoted_at = feed.created_at
     version.save()
     feed.current_token = version
     feed.save(update_fields=["current_token"])
@@ -194,10 +195,14 @@ def feed_set_token(
     feed = Feed.objects.select_for_update(of=("self",)).select_related("current_token").get(pk=feed.pk)
     previous = feed.current_token
     now = timezone.now()
+    if previous is not None and previous.fingerprint == crypto.fingerprint(token):
+        raise ValidationError({"token": "This is the feed's current token already: nothing would change."})
     version = TokenVersion.build(feed=feed, token=token, expires_at=expires_at, created_by=_user(actor), source=source)
+    version.promoted_at = now
     version.save()
     if previous is not None:
-        TokenVersion.objects.filter(pk=previous.pk).update(retired_at=now)
+        # Replaced by hand: Feedkeeper does not revoke it (a rotation would); the admin does.
+        TokenVersion.objects.filter(pk=previous.pk).update(retired_at=now, stage=TokenVersion.Stage.RETIRED)
     feed.current_token = version
     feed.save(update_fields=["current_token", "updated_at"])
     audit_record(
@@ -215,6 +220,34 @@ def feed_set_token(
     feed_check_request(actor=actor, feed=feed)
     _on_credential_changed(feed, actor=actor)
     return version
+
+
+@transaction.atomic
+def feed_switch_token(*, actor: Any, feed: Feed, version: TokenVersion, reason: str) -> Feed:
+    """Deliver ``version`` (a token of this feed already stored) from now on: the rotation's push and rollback
+    steps. Its stage is the caller's business; the deliveries become stale and are pushed again, and the feed's
+    credential check is queued."""
+    feed = Feed.objects.select_for_update(of=("self",)).select_related("current_token").get(pk=feed.pk)
+    if version.feed_id != feed.pk:
+        raise ValidationError({"token": "This token belongs to another feed."})
+    previous = feed.current_token
+    if previous is not None and previous.pk == version.pk:
+        return feed
+    feed.current_token = version
+    feed.save(update_fields=["current_token", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="feed.token_switch",
+        obj=feed,
+        detail={
+            "fingerprint": version.fingerprint,
+            "previous_fingerprint": previous.fingerprint if previous else "",
+            "reason": reason,
+        },
+    )
+    feed_check_request(actor=actor, feed=feed)
+    _on_credential_changed(feed, actor=actor)
+    return feed
 
 
 @transaction.atomic

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "audit",
     "feeds",
     "targets",
+    "rotations",
     "dashboard",
 ]
 
@@ -146,8 +147,24 @@ SESSION_COOKIE_HTTPONLY = True
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Hosts that may be reached over plain http (feeds and targets). Empty by default.
 PLAIN_HTTP_HOSTS: list[str] = [h.strip().lower() for h in env.list("PLAIN_HTTP_HOSTS", default=[]) if h.strip()]
-# A feed token within this many days of its expiry is "expiring".
-EXPIRY_WARNING_DAYS = env.int("EXPIRY_WARNING_DAYS", default=14)
+# Expiry thresholds (days before a token or credential expires); within the largest it is "expiring".
+EXPIRY_THRESHOLDS_DAYS: list[int] = sorted(
+    {int(d) for d in env.list("EXPIRY_THRESHOLDS_DAYS", default=["30", "14", "7", "1"])}, reverse=True
+)
+EXPIRY_WARNING_DAYS = env.int("EXPIRY_WARNING_DAYS", default=EXPIRY_THRESHOLDS_DAYS[0])
+# A CA bundle (PEM file) to trust besides the system's, for platforms behind a corporate CA; empty: the system's.
+CA_BUNDLE = env.str("CA_BUNDLE", default="")
+# Microsoft's hosts, as settings so a simulator can stand in: Entra (sign-in) and Azure Artifacts feeds.
+AZURE_ENTRA_URL = env.str("AZURE_ENTRA_URL", default="https://login.microsoftonline.com")
+AZURE_DEVOPS_PKGS_URL = env.str("AZURE_DEVOPS_PKGS_URL", default="https://pkgs.dev.azure.com")
+# Rotation: how often a running rotation looks at its deliveries; how long it waits for them before failing; the
+# longest the previous token is kept for clusters that have not restarted; a scheduled start's look-ahead.
+ROTATION_POLL_SECONDS = env.float("ROTATION_POLL_SECONDS", default=5.0)
+ROTATION_VERIFY_TIMEOUT_SECONDS = env.float("ROTATION_VERIFY_TIMEOUT_SECONDS", default=3600.0)
+ROTATION_MAX_GRACE_HOURS = env.float("ROTATION_MAX_GRACE_HOURS", default=7 * 24)
+ROTATION_TEST_ATTEMPTS = env.int("ROTATION_TEST_ATTEMPTS", default=4)
+# A rotation step silent this long lost its worker: another worker takes it over.
+ROTATION_LEASE_SECONDS = env.float("ROTATION_LEASE_SECONDS", default=60.0)
 # Timeouts (seconds) of the one HTTP seam.
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)
@@ -258,4 +275,5 @@ CELERY_BEAT_SCHEDULE = {
     "cover-pushes": {"task": "targets.cover_pushes", "schedule": PUSH_COVERAGE_EVERY_SECONDS},
     "reconcile-target-checks": {"task": "targets.reconcile_target_checks", "schedule": 60},
     "check-all-targets": {"task": "targets.check_all_targets", "schedule": 30 * 60},
+    "rotations-tick": {"task": "rotations.tick", "schedule": 60},
 }

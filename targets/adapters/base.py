@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.db import connection as db_connection
 
-from core.redaction import redact
+from core.vendor import VendorError
 
 if TYPE_CHECKING:
     from targets.models import Delivery, Target
@@ -26,26 +26,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class AdapterError(Exception):
+class AdapterError(VendorError):
     """A platform call failed. The message is redacted and fit to show an admin. ``detail`` (optional) is
     per-place bookkeeping of what the failed attempt did achieve (for example which projects got the value);
     the push machinery keeps it on the push and merges it into ``Delivery.state`` as it does on success."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-        secrets: tuple[str, ...] = (),
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(redact(message, secrets))
-        self.permanent = permanent
-        self.status = status
-        self.retry_after = retry_after
-        self.detail: dict[str, Any] = dict(detail or {})
+
+@dataclass(frozen=True)
+class Place:
+    """One place that holds or reads a delivery's value: a secret, a cluster, a policy, a project, a repository.
+    ``fingerprint`` is the token it holds as far as Feedkeeper knows; ``needs_restart``: it reads the value only
+    when it (re)starts, so a new token reaches it at its next restart."""
+
+    place: str
+    fingerprint: str
+    needs_restart: bool = False
 
 
 @dataclass
@@ -337,6 +332,17 @@ class Adapter:
             item.result = self.verify(item.delivery, result)
 
         run_parallel(one, items, parallel)
+
+    @classmethod
+    def places(cls, delivery: Delivery) -> list[Place]:
+        """Every place that holds or reads the delivery's value, from what Feedkeeper recorded (no platform call).
+        By default the delivery's own place."""
+        return [Place(delivery.location, delivery.delivered_fingerprint)]
+
+    def old_value_readers(self, deliveries: list[Delivery]) -> list[str]:
+        """Names of what still runs with a value older than the one delivered now (asks the platform). Platforms
+        that read a value at every use have none."""
+        return []
 
     def needs_push(self, delivery: Delivery) -> bool:
         """For a delivered delivery: has the target grown places it should cover (e.g. new projects)?"""

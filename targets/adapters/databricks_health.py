@@ -170,6 +170,25 @@ def restarted_at(cluster: dict[str, Any]) -> int | None:
     return max(times) if times else None
 
 
+def stale_readers(api: DatabricksClient, deliveries: list[Any]) -> list[str]:
+    """``"<cluster> (<scope>/<key>)"`` for each running cluster that reads one of ``deliveries``' secrets and has
+    not restarted since the secret was written (or cannot tell). Raises :class:`AdapterError`."""
+    delivered = [d for d in deliveries if d.delivered_remote_ts]
+    if not delivered:
+        return []
+    stale: list[str] = []
+    for cluster in _running_clusters(api):
+        name = str(cluster.get("cluster_name") or cluster.get("cluster_id"))
+        reading = [d for d in delivered if d.mode == "workspace_default" or cluster.get("cluster_id") in d.cfg.clusters]
+        started = restarted_at(cluster)
+        stale.extend(
+            f"{name} ({d.cfg.scope}/{d.cfg.key})"
+            for d in reading
+            if started is None or started < int(d.delivered_remote_ts)
+        )
+    return sorted(stale)
+
+
 def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthResult]:
     """Running clusters whose last (re)start is older than a secret they read still hold the old token."""
     delivered = [d for d in deliveries if d.delivered_remote_ts]

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
 
-from targets.adapters.base import Adapter, AdapterError, AuthSpec, HealthResult, ModeSpec, PushResult, setting
+from targets.adapters.base import Adapter, AdapterError, AuthSpec, HealthResult, ModeSpec, Place, PushResult, setting
 from targets.adapters.valohai_api import API_PREFIX, ValohaiClient, ValohaiError
 from targets.adapters.valohai_groups import group_name, push_group, verify_group
 from targets.adapters.valohai_health import check_health
@@ -254,6 +254,21 @@ class ValohaiAdapter(Adapter):
             return self.organization_projects(api, self.organization(api))
         known = delivery.state.get("projects") or {}
         return {pid: str((known.get(pid) or {}).get("name") or pid) for pid in delivery.cfg.projects}
+
+    @classmethod
+    def places(cls, delivery: Any) -> list[Place]:
+        """Each project (or the group) with the fingerprint Feedkeeper pushed there; runs read the variable when
+        they start, so nothing needs a restart."""
+        projects = delivery.state.get("projects") or {}
+        if not projects:
+            return [Place(delivery.location, delivery.delivered_fingerprint)]
+        return [
+            Place(
+                f"project {(p or {}).get('name') or pid} variable {delivery.cfg.variable}",
+                str((p or {}).get("fingerprint") or ""),
+            )
+            for pid, p in sorted(projects.items(), key=lambda item: str((item[1] or {}).get("name") or item[0]))
+        ]
 
     @staticmethod
     def covered(delivery: Any) -> set[str]:

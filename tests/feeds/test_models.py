@@ -22,8 +22,8 @@ NOW = timezone.now()
         (NOW - timedelta(seconds=1), "expired"),
         (NOW, "expired"),
         (NOW + timedelta(days=1), "expiring"),
-        (NOW + timedelta(days=14), "expiring"),
-        (NOW + timedelta(days=14, seconds=1), "ok"),
+        (NOW + timedelta(days=30), "expiring"),
+        (NOW + timedelta(days=30, seconds=1), "ok"),
     ],
 )
 def test_expiry_status_follows_the_warning_window(expires_at: object, status: str) -> None:
@@ -31,8 +31,9 @@ def test_expiry_status_follows_the_warning_window(expires_at: object, status: st
 
 
 def test_the_warning_window_is_a_setting(settings: object) -> None:
-    settings.EXPIRY_WARNING_DAYS = 30  # type: ignore[attr-defined]
-    assert expiry_status_of(NOW + timedelta(days=20), now=NOW) == "expiring"
+    settings.EXPIRY_WARNING_DAYS = 7  # type: ignore[attr-defined]
+    assert expiry_status_of(NOW + timedelta(days=20), now=NOW) == "ok"
+    assert expiry_status_of(NOW + timedelta(days=6), now=NOW) == "expiring"
 
 
 def test_the_credentialed_url_percent_encodes_username_and_token() -> None:

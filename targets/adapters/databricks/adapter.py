@@ -27,6 +27,7 @@ from targets.adapters.base import (
     AuthSpec,
     HealthResult,
     ModeSpec,
+    Place,
     PushItem,
     PushResult,
     run_parallel,
@@ -161,6 +162,27 @@ class DatabricksAdapter(Adapter):
                 policy = delivery.state.get("policy")
                 rows.append(("Cluster policy", f"{cfg.policy_id} ({policy})" if policy else cfg.policy_id))
         return rows
+
+    @classmethod
+    def places(cls, delivery: Any) -> list[Place]:
+        """The secret; in ``workspace_default`` mode every cluster reads it at start; in ``secret`` mode each wired
+        cluster and the policy. Clusters read secrets only when they start (docs/platforms.md §6)."""
+        cfg, fp = delivery.cfg, delivery.delivered_fingerprint
+        places = [Place(f"secret {cfg.scope}/{cfg.key}", fp)]
+        if delivery.mode == "workspace_default":
+            places.append(Place("every cluster of the workspace (workspace default package repository)", fp, True))
+            return places
+        states = delivery.state.get("clusters") or {}
+        places += [Place(f"cluster {c} ({states.get(c, 'not wired yet')})", fp, True) for c in cfg.clusters]
+        if cfg.policy_id:
+            places.append(Place(f"cluster policy {cfg.policy_id}", fp, True))
+        return places
+
+    def old_value_readers(self, deliveries: list[Any]) -> list[str]:
+        """Running clusters that read one of ``deliveries``' secrets and have not restarted since it was written."""
+        from targets.adapters.databricks_health import stale_readers
+
+        return stale_readers(self.client(), deliveries)
 
     @classmethod
     def may_restart(cls, delivery: Any) -> bool:

@@ -31,7 +31,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from nacl import encoding, public
 
-from targets.adapters.base import Adapter, AdapterError, AuthSpec, HealthResult, ModeSpec, PushResult, setting
+from targets.adapters.base import Adapter, AdapterError, AuthSpec, HealthResult, ModeSpec, Place, PushResult, setting
 from targets.adapters.github.client import GitHubClient, GitHubError
 
 DEFAULT_SECRET = "PIP_INDEX_URL"
@@ -185,6 +185,20 @@ class GitHubAdapter(Adapter):
         if cfg.repositories:
             rows.append(("Repositories", ", ".join(cfg.repositories)))
         return rows
+
+    @classmethod
+    def places(cls, delivery: Any) -> list[Place]:
+        """The organization secret (and the repositories it is shared with), or the secret in each repository;
+        workflows read secrets at every run."""
+        cfg, fp = delivery.cfg, delivery.delivered_fingerprint
+        if delivery.mode == "actions_org_secret":
+            shared = (
+                f" shared with {', '.join(cfg.repositories)}"
+                if cfg.visibility == "selected"
+                else f" ({cfg.visibility})"
+            )
+            return [Place(f"organization secret {cfg.variable}{shared}", fp)]
+        return [Place(f"repository {repo} secret {cfg.variable}", fp) for repo in cfg.repositories]
 
     # --- plumbing -------------------------------------------------------------------------------------
     def client(self) -> GitHubClient:

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RotationsConfig(AppConfig):
+    name = "rotations"
+    verbose_name = "Rotations"

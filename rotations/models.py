@@ -1,0 +1,125 @@
+"""Rotations: replacing a feed's token everywhere, step by step, resumable after a crash.
+
+A rotation goes mint (or take the pasted token) → test → push → verify → promote, and later revoke; each step is a
+:class:`RotationStep` row with its status, times and redacted detail. The rotation's ``phase`` names the step it
+is at; a worker holds the rotation through a lease (``lease_until``), so two workers never run the same step and a
+dead worker's rotation is taken over once its lease runs out. At most one rotation per feed runs at a time
+(a partial unique constraint on ``feed`` where ``status = running``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Trigger(models.TextChoices):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    EMERGENCY = "emergency"
+
+
+class Status(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+
+
+class Phase(models.TextChoices):
+    """The step a rotation is at (after ``done`` nothing is left; ``revoke`` waits for the grace)."""
+
+    MINT = "mint"
+    TEST = "test"
+    PUSH = "push"
+    VERIFY = "verify"
+    PROMOTE = "promote"
+    REVOKE = "revoke"
+    ROLLBACK = "rollback"
+    DONE = "done"
+
+
+STEP_ORDER = [Phase.MINT, Phase.TEST, Phase.PUSH, Phase.VERIFY, Phase.PROMOTE, Phase.REVOKE]
+
+
+class Rotation(models.Model):
+    feed = models.ForeignKey("feeds.Feed", on_delete=models.CASCADE, related_name="rotations")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    emergency = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.MINT)
+    new_token = models.ForeignKey(
+        "feeds.TokenVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    previous_token = models.ForeignKey(
+        "feeds.TokenVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept apart from the token rows, which may be deleted with their feed's history.
+    new_fingerprint = models.CharField(max_length=16, blank=True)
+    previous_fingerprint = models.CharField(max_length=16, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    verify_started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Revocation of the previous token: not before this time, nor (within the maximum grace) while a cluster
+    # still runs with the old value.
+    revoke_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    previous_revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_done = models.BooleanField(default=False)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Per delivery: {"<delivery id>": {"status", "fingerprint"}}, frozen when the rotation ends.
+    deliveries = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feed"], condition=Q(status="running"), name="one_running_rotation_per_feed"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rotation {self.pk} of {self.feed}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == Status.RUNNING
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    MANUAL = "manual"  # left to an admin (revoke a pasted token where the provider cannot)
+
+
+class RotationStep(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=16, choices=Phase.choices)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
+    detail = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["rotation", "name"], name="one_step_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"
+
+    @property
+    def at(self) -> object:
+        return self.finished_at or self.started_at or self.updated_at
