@@ -6,8 +6,9 @@ from rest_framework.routers import DefaultRouter
 
 from audit.api import AuditEventViewSet
 from core.api.views import CheckDetailView, register_check_kind
-from feeds.api import FeedCheckSerializer, FeedCheckViewSet, FeedViewSet
+from feeds.api import ConnectionViewSet, FeedCheckSerializer, FeedCheckViewSet, FeedViewSet
 from feeds.models import FeedCheck
+from rotations.api import FeedDependentsView, FeedRotateView, RotationViewSet
 from targets.api import DeliveryViewSet, PushViewSet, TargetCheckSerializer, TargetCheckViewSet, TargetViewSet
 from targets.models import TargetCheck
 
@@ -22,9 +23,13 @@ router.register("target-checks", TargetCheckViewSet, basename="target-check")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 router.register("pushes", PushViewSet, basename="push")
 router.register("audit", AuditEventViewSet, basename="audit")
+router.register("rotations", RotationViewSet, basename="rotation")
+router.register("connections", ConnectionViewSet, basename="connection")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("checks/<int:pk>/", CheckDetailView.as_view(), name="check-detail"),
+    path("feeds/<int:pk>/rotate/", FeedRotateView.as_view(), name="feed-rotate"),
+    path("feeds/<int:pk>/dependents/", FeedDependentsView.as_view(), name="feed-dependents"),
     *router.urls,
 ]

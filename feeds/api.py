@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import as_drf_error
-from feeds import hooks, kinds, services
+from feeds import connections, hooks, kinds, services
 from feeds.filters import FeedCheckFilter, FeedFilter
-from feeds.models import Feed, FeedCheck
+from feeds.models import Connection, Feed, FeedCheck
+from feeds.providers import choices as provider_choices
 
 
 class FeedCheckSerializer(serializers.ModelSerializer):
@@ -49,6 +50,10 @@ class FeedSerializer(serializers.ModelSerializer):
     fingerprint = serializers.CharField(read_only=True)
     expiry_status = serializers.CharField(read_only=True)
     last_check = serializers.SerializerMethodField()
+    rotation_connection = serializers.PrimaryKeyRelatedField(
+        queryset=Connection.objects.all(), allow_null=True, required=False
+    )
+    next_rotation_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Feed
@@ -67,6 +72,12 @@ class FeedSerializer(serializers.ModelSerializer):
             "feed_name",
             "base_url",
             "repository",
+            "rotation_connection",
+            "rotation_interval_days",
+            "rotation_lead_days",
+            "rotation_grace_hours",
+            "token_lifetime_days",
+            "next_rotation_at",
             "last_check",
             "created_at",
             "updated_at",
@@ -152,3 +163,80 @@ class FeedCheckViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = FeedCheckSerializer
     queryset = FeedCheck.objects.order_by("-created_at", "-id")
     filterset_class = FeedCheckFilter
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A connection; ``token`` and ``client_secret`` are write-only, the refresh token never leaves."""
+
+    kind = serializers.ChoiceField(choices=provider_choices())
+    token = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=4096, style={"input_type": "password"}
+    )
+    client_secret = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=4096, style={"input_type": "password"}
+    )
+    tenant_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    client_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    fingerprint = serializers.CharField(source="credential_fingerprint", read_only=True)
+    connected = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "url",
+            "token",
+            "tenant_id",
+            "client_id",
+            "client_secret",
+            "fingerprint",
+            "connected",
+            "consented_by",
+            "status",
+            "status_detail",
+            "checked_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "consented_by", "status", "status_detail", "checked_at", "created_at", "updated_at"]
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}, "url": {"validators": []}}
+
+    def get_connected(self, connection: Connection) -> bool:
+        """Whether an admin's consent is held (Azure DevOps), or a token is stored (JFrog)."""
+        return bool(connection.refresh_token or connection.credential)
+
+    def create(self, validated: dict[str, Any]) -> Connection:
+        try:
+            return connections.connection_create(actor=self.context["request"].user, **validated)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    def update(self, connection: Connection, validated: dict[str, Any]) -> Connection:
+        try:
+            return connections.connection_update(actor=self.context["request"].user, connection=connection, **validated)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+
+class ConnectionViewSet(viewsets.ModelViewSet):
+    """Connections that mint and revoke feed tokens (admins only). An Azure DevOps connection is authorized in
+    the browser ("Connect" on its page); `check` queues a check whose outcome is the connection's `status`."""
+
+    serializer_class = ConnectionSerializer
+    queryset = Connection.objects.order_by("name")
+    action_roles = {"list": "admin", "retrieve": "admin", "check": "admin"}
+
+    def perform_destroy(self, instance: Connection) -> None:
+        try:
+            connections.connection_delete(actor=self.request.user, connection=instance)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    @extend_schema(request=None, responses={202: _ID_RESPONSE})
+    @action(detail=True, methods=["post"])
+    def check(self, request: Request, pk: str | None = None) -> Response:
+        """Check the connection; poll it until `checked_at` changes."""
+        connection = connections.connection_check_request(actor=request.user, connection=self.get_object())
+        return Response({"id": connection.pk}, status=status.HTTP_202_ACCEPTED)

@@ -25,7 +25,21 @@ from feeds.probe import probe_index
 log = logging.getLogger(__name__)
 
 PART_FIELDS = ("organization", "project", "feed_name", "base_url", "repository")
+ROTATION_FIELDS = (
+    "rotation_connection",
+    "rotation_interval_days",
+    "rotation_lead_days",
+    "rotation_grace_hours",
+    "token_lifetime_days",
+)
 EDITABLE_FIELDS = ("name", "kind", "index_url", "username", *PART_FIELDS)
+# Bounds of the rotation settings (days, hours): a PAT lives at most a year.
+ROTATION_BOUNDS = {
+    "rotation_interval_days": (1, 365),
+    "rotation_lead_days": (0, 180),
+    "rotation_grace_hours": (0, 24 * 30),
+    "token_lifetime_days": (1, 365),
+}
 MAX_TOKEN_LENGTH = 4096
 STUCK_CHECK_AFTER = timedelta(minutes=10)
 REQUEUE_PENDING_AFTER = timedelta(minutes=2)
@@ -106,7 +120,7 @@ def feed_create(
     token_expires_at: Any = None,
     index_url: str = "",
     username: str = "",
-    **parts: str,
+    **parts: Any,
 ) -> Feed:
     """Create a feed with its first token and queue its credential check (run once the feed is committed).
     Raises ``ValidationError`` (field-keyed) and changes nothing on bad input."""
@@ -114,6 +128,10 @@ def feed_create(
     if not name:
         raise ValidationError({"name": "Enter a name."})
     _check_name_free(name)
+    rotation = _clean_rotation(Feed(), kind, parts)
+    unknown = set(parts) - set(PART_FIELDS)
+    if unknown:
+        raise ValidationError({f: "Unknown field." for f in unknown})
     values = {"index_url": index_url or "", **{p: (parts.get(p) or "") for p in PART_FIELDS}}
     url = resolve_index_url(kind, values)
     username = (username or "").strip()
@@ -126,12 +144,14 @@ def feed_create(
         index_url=url,
         username=username,
         **{p: values[p].strip() for p in PART_FIELDS},
+        **rotation,
     )
     version = TokenVersion.build(feed=feed, token=token, expires_at=token_expires_at, created_by=_user(actor))
     version.promoted_at = feed.created_at
     version.save()
     feed.current_token = version
-    feed.save(update_fields=["current_token"])
+    feed.next_rotation_at = feed.compute_next_rotation()
+    feed.save(update_fields=["current_token", "next_rotation_at"])
     audit_record(
         actor=actor,
         action="feed.create",
@@ -149,10 +169,52 @@ def feed_create(
     return feed
 
 
+def _clean_rotation(feed: Feed, kind: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validated rotation settings among ``changes`` (removed from it)."""
+    from feeds.models import Connection
+
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in ROTATION_FIELDS:
+        if field not in changes:
+            continue
+        value = changes.pop(field)
+        if field == "rotation_connection":
+            if value in (None, ""):
+                cleaned[field] = None
+                continue
+            connection = value if isinstance(value, Connection) else Connection.objects.filter(pk=value).first()
+            if connection is None:
+                errors[field] = "No such connection."
+            elif kind not in connection.provider.feed_kinds:
+                errors[field] = f"A {connection.get_kind_display()} connection cannot mint tokens of this kind of feed."
+            else:
+                cleaned[field] = connection
+            continue
+        if value in (None, "") and field == "rotation_interval_days":
+            cleaned[field] = None
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            errors[field] = "Enter a whole number."
+            continue
+        low, high = ROTATION_BOUNDS[field]
+        if not low <= number <= high:
+            errors[field] = f"Enter a number from {low} to {high}."
+            continue
+        cleaned[field] = number
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
 @transaction.atomic
 def feed_update(*, actor: Any, feed: Feed, **changes: Any) -> Feed:
-    """Change a feed's definition (not its token). Records which fields changed, old and new values."""
+    """Change a feed's definition and rotation settings (not its token). Records which fields changed, old and
+    new values."""
     feed = Feed.objects.select_for_update().get(pk=feed.pk)
+    rotation = _clean_rotation(feed, str(changes.get("kind") or feed.kind), changes)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: "This field cannot be changed here." for f in unknown})
@@ -174,8 +236,18 @@ def feed_update(*, actor: Any, feed: Feed, **changes: Any) -> Feed:
         for f in EDITABLE_FIELDS
         if getattr(feed, f) != values[f]
     }
+    if "kind" in changed and feed.rotation_connection_id and "rotation_connection" not in rotation:
+        connection = feed.rotation_connection
+        if connection is not None and values["kind"] not in connection.provider.feed_kinds:
+            raise ValidationError({"kind": "The feed's rotation connection cannot mint tokens of this kind."})
+    for field, value in rotation.items():
+        before = getattr(feed, field)
+        if before != value:
+            changed[field] = [str(before) if before is not None else None, str(value) if value is not None else None]
+            setattr(feed, field, value)
     for field in EDITABLE_FIELDS:
         setattr(feed, field, values[field])
+    feed.next_rotation_at = feed.compute_next_rotation()
     feed.save()
     if changed:
         audit_record(actor=actor, action="feed.update", obj=feed, detail={"changed": changed})
@@ -204,7 +276,8 @@ def feed_set_token(
         # Replaced by hand: Feedkeeper does not revoke it (a rotation would); the admin does.
         TokenVersion.objects.filter(pk=previous.pk).update(retired_at=now, stage=TokenVersion.Stage.RETIRED)
     feed.current_token = version
-    feed.save(update_fields=["current_token", "updated_at"])
+    feed.next_rotation_at = feed.compute_next_rotation()
+    feed.save(update_fields=["current_token", "next_rotation_at", "updated_at"])
     audit_record(
         actor=actor,
         action="feed.token_replace",
@@ -259,6 +332,8 @@ def feed_set_expiry(*, actor: Any, feed: Feed, expires_at: Any) -> None:
         raise ValidationError({"token_expires_at": "The feed has no token whose expiry could be set."})
     previous = feed.current_token.expires_at
     TokenVersion.objects.filter(pk=feed.current_token.pk).update(expires_at=expires_at)
+    feed.current_token.expires_at = expires_at
+    Feed.objects.filter(pk=feed.pk).update(next_rotation_at=feed.compute_next_rotation())
     audit_record(
         actor=actor,
         action="feed.token_expiry_set",

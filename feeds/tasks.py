@@ -18,3 +18,10 @@ def check_all_feeds() -> None:
 @shared_task(name="feeds.reconcile_checks", ignore_result=True)
 def reconcile_checks() -> None:
     services.feed_checks_reconcile()
+
+
+@shared_task(name="feeds.check_connection", ignore_result=True)
+def check_connection(connection_id: int) -> None:
+    from feeds.connections import connection_check_run
+
+    connection_check_run(connection_id)

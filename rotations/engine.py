@@ -315,7 +315,8 @@ def _delivery_map(feed_id: int) -> dict[str, dict[str, Any]]:
 
 def _settled(deliveries: dict[str, dict[str, Any]], fingerprint: str) -> tuple[list[str], list[str]]:
     """(ids still on their way, ids that failed for good) for deliveries that should hold ``fingerprint``."""
-    waiting, failed = [], []
+    waiting: list[str] = []
+    failed: list[str] = []
     for pk, d in deliveries.items():
         if d["status"] == "delivered" and d["fingerprint"] == fingerprint:
             continue

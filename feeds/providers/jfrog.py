@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 ACCESS = "/access/api/v1"
 USER_SCOPE = "applied-permissions/user"
-PERSISTENCY_THRESHOLD = timedelta(seconds=10800)
+# Tokens shorter-lived than the persistency threshold (10800 s by default) are not stored, so they can be neither
+# listed nor revoked; JFrog also refuses to revoke tokens under its revocable threshold (6 h by default). A minted
+# token lives at least a day.
+MIN_LIFETIME = timedelta(days=1)
 
 
 class JFrogClient(VendorClient):
@@ -84,7 +87,7 @@ class JFrogProvider(Provider):
 
     def check(self) -> CheckOutcome:
         api = self.client()
-        ping = api.send("GET", api.url + ACCESS + "/system/ping")
+        ping = api.send("GET", api.url + ACCESS + "/system/ping", headers=api.auth_headers())
         if ping.status_code != 200:
             api.raise_for_response(ping, "system/ping")
             return CheckOutcome("failing", f"The ping answered HTTP {ping.status_code}.")
@@ -98,7 +101,7 @@ class JFrogProvider(Provider):
     def mint(self, feed: Feed, *, lifetime: timedelta, description: str) -> Minted:
         if not feed.username:
             raise ProviderError("A JFrog feed needs the username its tokens belong to.", permanent=True)
-        lifetime = max(lifetime, PERSISTENCY_THRESHOLD * 2)
+        lifetime = max(lifetime, MIN_LIFETIME)
         seconds = int(lifetime.total_seconds())
         body = self.client().form(
             "POST",
