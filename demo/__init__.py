@@ -1,7 +1,8 @@
 """`make demo`: Feedkeeper against local simulators, seeded, in one command.
 
-``python -m demo`` starts a private package index (pypiserver), the simulator of each registered target kind
-that has a demo module (``simulators.<kind>.demo``, see :mod:`demo.platform`) and the dashboard's web, worker and
+``python -m demo`` starts a private package index (the JFrog simulator: an Artifactory PyPI repository and the
+Access token API that rotates the demo feed's token), the simulator of each registered target kind that has a demo
+module (``simulators.<kind>.demo``, see :mod:`demo.platform`) and the dashboard's web, worker and
 beat processes (the Procfile's commands) with their own throw-away ``DATA_DIR`` (default ``./var/demo``,
 recreated each run), seeds feeds, targets and deliveries through the services layer, prints how to log in and how
 to run the API contract smoke test against it, and stops every child on Ctrl-C or SIGTERM.

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace, sup: Supervisor) -> int:
         f"({', '.join(kinds) or 'none'})..."
     )
 
-    index, _ = services.start_index(sup, data_dir / "pypi", env, BASE_DIR)
+    index_child = services.start_index(sup, env, BASE_DIR)
     children = [(platform, platform.start(sup, env, BASE_DIR)) for platform in platforms]
 
     from demo import seed as seeding
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace, sup: Supervisor) -> int:
         if dead is not None:
             raise ChildDied(f"{dead.name} exited (code {dead.proc.returncode}); last lines of its log:\n{dead.tail()}")
 
-    services.ready_index(index)
+    index = services.ready_index(sup, index_child)
     running: list[Running[Any]] = [Running(platform, platform.ready(sup, child)) for platform, child in children]
     login = seeding.ensure_admin()
     say("Seeding through the services layer:")

@@ -52,6 +52,8 @@ def smoke_command(ep: Endpoints, login: Login) -> str:
         "--index-token",
         ep.index.token,
     ]
+    if ep.index.spare_token:
+        args += ["--rotate-token", ep.index.spare_token]
     for running in ep.platforms:
         args += running.smoke_args()
     return " ".join(shlex.quote(a) for a in args)
@@ -69,7 +71,8 @@ def banner(ep: Endpoints, login: Login, seeded: Seeded) -> str:
         "                (curl -H 'Authorization: Bearer <token>' " + ep.dashboard + "api/v1/feeds/)",
         "",
         f"  Private index {ep.index.url}  user {ep.index.username}  token {ep.index.token}",
-        f"                (package {ep.index.package}; the feed {DEMO_FEED} holds this token)",
+        f"                (package {ep.index.package}; the feed {DEMO_FEED} starts with this token, due for rotation:",
+        "                the scheduler rotates it through the JFrog connection within a minute)",
     ]
     for running in ep.platforms:
         lines += ["  " + line for line in running.banner_lines()]

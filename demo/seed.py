@@ -110,7 +110,16 @@ def seed(
     out = Seeded()
     now = timezone.now()
 
-    def feed(name: str, token: str, days: int) -> Any:
+    connection = None
+    if index.admin_token:
+        from feeds.connections import connection_create
+        from feeds.models import Connection
+
+        connection = Connection.objects.filter(name="jfrog-demo").first() or connection_create(
+            actor=actor, kind="jfrog", name="jfrog-demo", url=index.base_url, token=index.admin_token
+        )
+
+    def feed(name: str, token: str, days: int, **kind: Any) -> Any:
         existing = Feed.objects.filter(name=name).first()  # read-only: a second run reuses the first one's
         if existing is not None:
             out.notes.append(f"Feed {name} already existed; left as it is.")
@@ -119,16 +128,28 @@ def seed(
         return feed_create(  # queues the feed's first check
             actor=actor,
             name=name,
-            kind="generic",
-            index_url=index.url,
             username=index.username,
             token=token,
             token_expires_at=now + timedelta(days=days),
+            **(kind or {"kind": "generic", "index_url": index.url}),
         )
 
-    out.feeds[DEMO_FEED] = feed(DEMO_FEED, index.token, days=5)
+    jfrog = (
+        {
+            "kind": "jfrog",
+            "base_url": index.base_url,
+            "repository": index.repository,
+            "rotation_connection": connection.pk,
+        }
+        if connection is not None
+        else {}
+    )
+    out.feeds[DEMO_FEED] = feed(DEMO_FEED, index.token, days=5, **jfrog)
     out.feeds["legacy-feed"] = feed("legacy-feed", "pypi-revoked-" + secrets.token_urlsafe(8), days=120)
-    say(f"  feeds: {DEMO_FEED} (valid token, expires in 5 days), legacy-feed (wrong token: its check fails)")
+    say(
+        f"  feeds: {DEMO_FEED} (valid token, expires in 5 days; rotates through the JFrog connection), "
+        "legacy-feed (wrong token: its check fails)"
+    )
 
     ctx = SeedContext(actor=actor, feeds=out.feeds, targets=out.targets, notes=out.notes)
     for running in platforms:

@@ -1,11 +1,11 @@
-"""The demo's outside world: a private index (pypiserver with an htpasswd file and one wheel) on a free loopback
-port, and the HTTP helpers the platforms' demo modules (``simulators.<kind>.demo``) use to wait for and seed their
-simulators."""
+"""The demo's outside world: a private index (the JFrog simulator's Artifactory PyPI repository, whose Access API
+also mints and revokes tokens, so the demo's feed rotates for real) on a free loopback port, and the HTTP helpers
+the platforms' demo modules (``simulators.<kind>.demo``) use to wait for and seed their simulators."""
 
 from __future__ import annotations
 
 import json
-import secrets
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +26,10 @@ class Index:
     username: str
     token: str
     package: str
+    base_url: str = ""  # the JFrog platform (its Access API mints and revokes tokens)
+    repository: str = ""
+    admin_token: str = ""  # allowed to create and revoke tokens: the demo's rotation connection
+    spare_token: str = ""  # a second token the index accepts for ``username`` (the smoke test's pasted rotation)
 
 
 def http_json(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 5) -> Any:
@@ -59,17 +63,30 @@ def wait_http(url: str, ok: tuple[int, ...] = (200,), timeout: float = 30) -> No
     raise RuntimeError(f"{url} did not answer in {timeout:.0f}s (last: {last})")
 
 
-def start_index(sup: Supervisor, root: Path, env: dict[str, str], cwd: Path) -> tuple[Index, Child]:
-    """pypiserver on a free port, guarded by an htpasswd file, serving one hand-built wheel."""
-    from tests.support.pypi import prepare_index
-
-    token = "pypi-" + secrets.token_urlsafe(18)
-    port, argv = prepare_index(root, INDEX_USER, token, name=DEMO_PACKAGE, version="1.2.0")
-    child = sup.start("pypiserver", argv, env=env, cwd=cwd)
-    url = f"http://127.0.0.1:{port}/simple/"
-    return Index(url=url, username=INDEX_USER, token=token, package=DEMO_PACKAGE), child
+def start_index(sup: Supervisor, env: dict[str, str], cwd: Path) -> Child:
+    """The JFrog simulator on a free port, with the demo's reader and package."""
+    argv = [sys.executable, "-m", "simulators.jfrog", "--port", "0", "--latency-ms", str(LATENCY_MS)]
+    return sup.start("jfrog", [*argv, "--user", INDEX_USER], env=env, cwd=cwd)
 
 
-def ready_index(index: Index) -> None:
-    """Wait until the index answers (401 included: it asks for the token)."""
-    wait_http(index.url, ok=(200, 401))
+def ready_index(sup: Supervisor, child: Child) -> Index:
+    """Wait for the simulator's ready line, add the demo's package, and mint the reader's two tokens (the feed's,
+    valid for 5 days, and a spare one) through its control API."""
+    m = sup.wait_for_line(child, r"^jfrog: (\S+) token=(\S+) repo=(\S+) user=(\S+)")
+    base, admin, repo, user = m.groups()
+    wait_http(f"{base}/_sim/state")
+    http_json("POST", f"{base}/_sim/packages", {"name": DEMO_PACKAGE, "version": "1.2.0", "repo": repo})
+    token = http_json("POST", f"{base}/_sim/tokens", {"username": user, "expires_in": 5 * 86400, "description": "demo"})
+    spare = http_json(
+        "POST", f"{base}/_sim/tokens", {"username": user, "expires_in": 30 * 86400, "description": "spare"}
+    )
+    return Index(
+        url=f"{base}/artifactory/api/pypi/{repo}/simple/",
+        username=user,
+        token=str(token["access_token"]),
+        package=DEMO_PACKAGE,
+        base_url=base,
+        repository=repo,
+        admin_token=admin,
+        spare_token=str(spare["access_token"]),
+    )

@@ -1,8 +1,8 @@
 """The apps' layering, read from the source with ``ast`` (every import, also those inside functions):
 
 - ``core`` is a leaf: it imports no other app of the project;
-- ``feeds`` imports nothing from ``targets`` (targets follow feeds through ``feeds.hooks``), nor the audit pages
-  or API, nor ``dashboard``;
+- ``feeds`` imports nothing from ``targets`` (targets follow feeds through ``feeds.hooks``) or ``rotations``, nor
+  the audit pages or API, nor ``dashboard``; ``targets`` imports nothing from ``rotations`` (rotations build on both);
 - no template tag module imports views or forms.
 """
 
@@ -64,7 +64,13 @@ def test_core_imports_no_other_app() -> None:
 
 
 def test_feeds_imports_nothing_from_targets_nor_the_audit_pages() -> None:
-    assert offending(sources("feeds"), ("targets", "dashboard", "audit.views", "audit.api", "audit.urls")) == []
+    forbidden = ("targets", "rotations", "dashboard", "audit.views", "audit.api", "audit.urls")
+    assert offending(sources("feeds"), forbidden) == []
+
+
+def test_rotations_build_on_feeds_and_targets_never_the_reverse() -> None:
+    assert offending(sources("targets"), ("rotations",)) == []
+    assert offending(sources("rotations"), ("dashboard",)) == []
 
 
 @pytest.mark.parametrize("app", APPS)
