@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import msal
+import requests
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -37,10 +38,12 @@ API_VERSION = "7.1-preview.1"
 DEVOPS_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default"
 FEED_SCOPE = "vso.packaging"
 MAX_LIFETIME = timedelta(days=365)
-# patTokenError values ("Pats - Create", SessionTokenError) worded for an admin.
+# patTokenError values (SessionTokenError in the "Tokens" REST API specification, 7.1) worded for an admin.
 PAT_ERRORS = {
     "invalidScope": "Azure DevOps refused the scope vso.packaging.",
-    "invalidExpiration": "Azure DevOps refused the expiry date.",
+    "invalidValidTo": "Azure DevOps refused the expiry date (at most a year ahead).",
+    "authorizationNotFound": "Azure DevOps does not know this token.",
+    "tokenNotFound": "Azure DevOps does not know this token.",
     "patLifespanPolicyViolation": "The organization's policy caps PAT lifetimes: lower the feed's token lifetime.",
     "globalPatPolicyViolation": "The organization's policy refuses global PATs.",
     "fullScopePatPolicyViolation": "The organization's policy refuses full-scoped PATs.",
@@ -95,14 +98,24 @@ class PatClient(VendorClient):
         )
 
 
+def _entra_session() -> requests.Session:
+    """msal's HTTP client: trusting ``CA_BUNDLE`` (else the system's CAs) and nothing from the environment, since
+    requests lets ``REQUESTS_CA_BUNDLE`` or a proxy variable override what is set here."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = settings.CA_BUNDLE or True
+    return session
+
+
 def msal_app(connection: Any) -> msal.ConfidentialClientApplication:
-    """The Entra application of ``connection`` (its authority is ``AZURE_ENTRA_URL``/tenant)."""
+    """The Entra application of ``connection`` (its authority is ``AZURE_ENTRA_URL``/tenant). Instance discovery
+    is off: msal would otherwise ask login.microsoftonline.com about any other authority host."""
     return msal.ConfidentialClientApplication(
         connection.client_id,
         client_credential=connection.reveal("client_secret"),
         authority=f"{settings.AZURE_ENTRA_URL.rstrip('/')}/{connection.tenant_id}",
         instance_discovery=False,
-        verify=settings.CA_BUNDLE or True,
+        http_client=_entra_session(),
         timeout=settings.HTTP_READ_TIMEOUT,
     )
 

@@ -71,7 +71,7 @@ def _pip_download(index_url: str, dest: Path) -> subprocess.CompletedProcess[str
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")}, "PIP_CONFIG_FILE": os.devnull},
     )
 
 
@@ -101,7 +101,7 @@ def test_a_scheduled_jfrog_rotation_reaches_github_valohai_and_databricks_and_re
         vh.add_organization("acme")
         project = vh.add_project("acme", "project-1")
         feed = _jfrog_feed(admin, jfrog, rotation_grace_hours=0)
-        old = TokenVersion.objects.get(pk=feed.current_token_id).reveal()
+        old = TokenVersion.objects.get(pk=int(feed.current_token_id or 0)).reveal()
         old_url = feed.credentialed_url()
         targets = [
             target_services.target_create(
@@ -133,14 +133,16 @@ def test_a_scheduled_jfrog_rotation_reaches_github_valohai_and_databricks_and_re
         # Due: the token was made current more than the interval ago. Nobody acts; the scheduler's tick (what
         # beat sends every minute) goes through the broker to the worker.
         feed_services.feed_update(actor=admin, feed=feed, rotation_interval_days=7)
-        TokenVersion.objects.filter(pk=feed.current_token_id).update(promoted_at=timezone.now() - timedelta(days=8))
+        TokenVersion.objects.filter(pk=int(feed.current_token_id or 0)).update(
+            promoted_at=timezone.now() - timedelta(days=8)
+        )
         tick.delay()
         _wait(lambda: Rotation.objects.filter(previous_revoked_at__isnull=False).exists(), 90, "the rotation")
 
         rotation = Rotation.objects.get()
         feed.refresh_from_db()
         new_url = feed.credentialed_url()
-        new = TokenVersion.objects.get(pk=feed.current_token_id).reveal()
+        new = TokenVersion.objects.get(pk=int(feed.current_token_id or 0)).reveal()
         assert rotation.trigger == "schedule" and rotation.status == Status.COMPLETED, rotation.error
         assert new != old and jfrog.is_live(new) and not jfrog.is_live(old)
         assert gh.secret_value("acme", "PIP_INDEX_URL") == new_url
@@ -181,7 +183,7 @@ def test_a_target_down_during_the_push_is_retried_and_the_rotation_completes(
         feed.refresh_from_db()
         assert gh.secret_value("acme", "PIP_INDEX_URL") == feed.credentialed_url()
         assert rotation.previous_revoked_at is None  # the grace keeps the previous token
-        assert jfrog.is_live(TokenVersion.objects.get(pk=rotation.previous_token_id).reveal())
+        assert jfrog.is_live(TokenVersion.objects.get(pk=int(rotation.previous_token_id or 0)).reveal())
 
 
 def test_two_rotation_requests_at_once_start_one(
