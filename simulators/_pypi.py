@@ -49,7 +49,9 @@ def build_wheel(name: str = DEFAULT_PACKAGE, version: str = DEFAULT_VERSION) -> 
     files = {
         f"{dist}/__init__.py": b"VALUE = 'from the private index'\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: feedkeeper-simulator\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: feedkeeper-simulator\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = []
     for fname, data in files.items():
