@@ -192,7 +192,9 @@ class DatabricksClient(VendorClient):
         """A :class:`DatabricksError` for an answer with an error code; a plain :class:`AdapterError` when the
         workspace did not answer or answered something unreadable (callers catch only the former)."""
         if not code:
-            return super().error(message, permanent=permanent, status=status, retry_after=retry_after)
+            return AdapterError(
+                message, permanent=permanent, status=status, retry_after=retry_after, secrets=self.secrets
+            )
         return DatabricksError(
             message, code=code, status=status or 0, permanent=permanent, retry_after=retry_after, secrets=self.secrets
         )
