@@ -16,6 +16,7 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke/", dashboard_views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
     path("feeds/", include("feeds.urls")),
     path("targets/", include("targets.urls")),
+    path("rotations/", include("rotations.urls")),
     path("audit/", include("audit.urls")),
     path("api/v1/", include("config.api_urls")),
     path("admin/", admin.site.urls),
