@@ -222,7 +222,9 @@ def rotation_rollback(*, actor: Any, rotation: Rotation) -> Rotation:
     revoked when Feedkeeper minted it)."""
     from feeds.services import feed_switch_token
 
-    rotation = Rotation.objects.select_for_update(of=("self",)).select_related("feed", "previous_token").get(pk=rotation.pk)
+    rotation = (
+        Rotation.objects.select_for_update(of=("self",)).select_related("feed", "previous_token").get(pk=rotation.pk)
+    )
     if rotation.status != Status.FAILED and not (rotation.status == Status.RUNNING and rotation.phase == Phase.VERIFY):
         raise ValidationError(
             {
