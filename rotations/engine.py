@@ -199,7 +199,7 @@ def step_mint(rotation: Rotation) -> Outcome:
     if provider is None:
         return _fail(rotation, step, "The feed has no rotation connection to mint a token with.")
     feed: Feed = rotation.feed
-    description = f"Feedkeeper: feed {feed.name} (id {feed.pk}), rotation {rotation.pk}"
+    description = rotation.mint_description
     try:
         if step.attempts > 1:
             # An earlier attempt may have minted a token whose answer never arrived: revoke it, unnamed tokens
@@ -386,9 +386,6 @@ def step_promote(rotation: Rotation) -> Outcome:
                 else f", kept valid for {feed.rotation_grace_hours} h."
             ),
         )
-        rotation.status = Status.COMPLETED
-        rotation.completed_at = now
-        rotation.revoke_after = now + grace
         _move(rotation, Phase.REVOKE, status=Status.COMPLETED, completed_at=now, revoke_after=now + grace)
         _record(_step(rotation, Phase.REVOKE), StepStatus.WAITING, f"Not before {now + grace:%Y-%m-%d %H:%M} UTC.")
         audit_record(
@@ -527,14 +524,12 @@ def step_rollback(rotation: Rotation) -> Outcome:
     waiting, failed = _settled(deliveries, rotation.previous_fingerprint)
     now = timezone.now()
     if failed:
-        with transaction.atomic():
-            Rotation.objects.filter(pk=rotation.pk).update(deliveries=deliveries)
-            rotation.deliveries = deliveries
-            return _fail(
-                rotation,
-                step,
-                f"The rollback failed at {len(failed)} deliveries: " + ", ".join(sorted(failed, key=int)[:20]) + ".",
-            )
+        rotation.deliveries = deliveries  # _fail saves it with the outcome
+        return _fail(
+            rotation,
+            step,
+            f"The rollback failed at {len(failed)} deliveries: " + ", ".join(sorted(failed, key=int)[:20]) + ".",
+        )
     if waiting:
         started = rotation.verify_started_at or now
         if now - started > timedelta(seconds=settings.ROTATION_VERIFY_TIMEOUT_SECONDS):

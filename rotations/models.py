@@ -89,8 +89,9 @@ class Rotation(models.Model):
         return f"rotation {self.pk} of {self.feed}"
 
     @property
-    def is_running(self) -> bool:
-        return self.status == Status.RUNNING
+    def mint_description(self) -> str:
+        """How a token minted for this rotation is named at its provider (also how a lost mint is found again)."""
+        return f"Feedkeeper: feed {self.feed.name} (id {self.feed_id}), rotation {self.pk}"
 
 
 class StepStatus(models.TextChoices):

@@ -51,11 +51,6 @@ def _refuse_running(feed: Feed) -> None:
         )
 
 
-def _description(feed: Feed, rotation: Rotation) -> str:
-    """How a minted token is named at its provider (also how a lost mint is found again)."""
-    return f"Feedkeeper: feed {feed.name} (id {feed.pk}), rotation {rotation.pk}"
-
-
 def rotation_request(
     *,
     actor: Any,

@@ -136,6 +136,7 @@ class JFrogProvider(Provider):
         return ""
 
     def find_minted(self, description: str) -> list[str]:
-        body = self.client().fetch("GET", self.client().url + ACCESS + "/tokens", where="tokens")
+        api = self.client()
+        body = api.fetch("GET", api.url + ACCESS + "/tokens", where="tokens")
         tokens = body.get("tokens") or [] if isinstance(body, dict) else []
         return [str(t["token_id"]) for t in tokens if t.get("description") == description and t.get("token_id")]
