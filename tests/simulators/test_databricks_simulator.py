@@ -29,6 +29,7 @@ from databricks.sdk.errors import (
 )
 from databricks.sdk.service import compute, workspace
 
+from demo.processes import free_port_run
 from simulators.databricks import DEFAULT_TOKEN, DatabricksSimulator, WorkspaceState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -634,7 +635,7 @@ def test_stop_closes_the_ports() -> None:
 
 
 def test_the_cli_starts_answers_and_stops_on_sigterm() -> None:
-    port = free_port()
+    port = free_port_run(2)  # the simulator binds PORT and PORT+1: both must be free
     proc = subprocess.Popen(
         [
             sys.executable,
