@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.contrib.auth.models import User
@@ -37,8 +38,14 @@ def test_a_bad_time_filter_is_a_400_with_a_message_not_a_500(login: Login, viewe
     assert "Not an ISO 8601 date-time" in response.content.decode()
 
 
-def test_it_pages_through_long_histories(login: Login, viewer: User) -> None:
+def test_it_pages_through_long_histories_with_cursors(login: Login, viewer: User) -> None:
     for i in range(51):
-        audit_record(actor="cli", action="bulk", object_id=i)
-    body = login(viewer).get("/audit/?action=bulk").content.decode()
-    assert "Page 1 of 2" in body and "action=bulk&page=2" in body
+        audit_record(actor="cli", action="bulk", object_type="feed", object_id=i + 1)
+    client = login(viewer)
+    response = client.get("/audit/?action=bulk")
+    body = response.content.decode()
+    assert "51 events" in body and "Older →" in body and "← Newer" not in body
+    cursor = re.search(r'action=bulk&amp;cursor=([\w-]+)">Older', body)
+    assert cursor is not None
+    older = client.get(f"/audit/?action=bulk&cursor={cursor.group(1)}").content.decode()
+    assert "#1<" in older and "#51<" not in older and "← Newer" in older
