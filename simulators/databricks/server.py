@@ -14,7 +14,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from simulators._common import Fault, JSONRequestHandler, ServerHandle, start_server
-from simulators.databricks import compute_api, identity_api, policies_api, secrets_api  # noqa: F401 - routes
+from simulators.databricks import (  # noqa: F401 - routes
+    compute_api,
+    identity_api,
+    policies_api,
+    secrets_api,
+    workloads_api,
+)
 from simulators.databricks.api import ANONYMOUS, ApiError, ApiRequest, match
 from simulators.databricks.control import handle_control
 from simulators.databricks.state import DEFAULT_TOKEN, Principal, WorkspaceState

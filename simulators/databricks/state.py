@@ -95,6 +95,9 @@ class WorkspaceState:
         self.scopes: dict[str, Scope] = {}  # lower -> Scope
         self.clusters: dict[str, Cluster] = {}
         self.policies: dict[str, Policy] = {}
+        # Libraries per cluster id (LibraryFullStatus dicts) and jobs by id: see workloads_api.py.
+        self.libraries: dict[str, list[dict[str, Any]]] = {}
+        self.jobs: dict[int, dict[str, Any]] = {}
         if default_token:
             self.add_token(default_token, user=DEFAULT_USER, admin=True)
 

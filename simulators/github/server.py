@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from simulators._common import Fault, FaultInjector, JSONRequestHandler, ServerHandle, SimHTTPServer
 
-from . import secrets_api  # noqa: F401 - registers the secrets routes
+from . import secrets_api, variables_api  # noqa: F401 - registers the secrets and variables routes
 from .api import Reply, Request, resolve
 from .control import handle_control
 from .faults import fault_reply, primary_limit_error

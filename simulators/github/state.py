@@ -84,6 +84,8 @@ class State:
         self.tokens: dict[str, Token] = {}
         self.orgs: dict[str, Org] = {}
         self.repos_by_id: dict[int, Repo] = {}
+        # Actions variables by (organization key, lower-cased repository name or ""): see variables_api.py.
+        self.variables: dict[tuple[str, str], dict[str, Any]] = {}
         self._user_id_seq = itertools.count(1001)
         self._org_id_seq = itertools.count(9001)
         self._repo_id_seq = itertools.count(100001)
