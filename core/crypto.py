@@ -14,7 +14,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 class DecryptionError(Exception):
-    """A stored secret could not be decrypted with any configured key."""
+    """A stored secret could not be decrypted with any configured key. Permanent: no retry can help until the key
+    it was encrypted with is back in ``FIELD_ENCRYPTION_KEYS``; the message says so and names no secret."""
+
+
+MISSING_KEY = (
+    "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS: the key it was encrypted with is "
+    "missing. Put that key back in FIELD_ENCRYPTION_KEYS (after the first) and restart, or enter the secret again."
+)
 
 
 @functools.cache
@@ -46,7 +53,7 @@ def decrypt(ciphertext: str) -> str:
     try:
         return multi.decrypt(ciphertext.encode()).decode()
     except InvalidToken:
-        raise DecryptionError("Stored secret cannot be decrypted with the configured keys.") from None
+        raise DecryptionError(MISSING_KEY) from None
 
 
 def is_primary(ciphertext: str) -> bool:
@@ -65,11 +72,16 @@ def reencrypt(ciphertext: str) -> str:
     try:
         return multi.rotate(ciphertext.encode()).decode()
     except InvalidToken:
-        raise DecryptionError("Stored secret cannot be decrypted with the configured keys.") from None
+        raise DecryptionError(MISSING_KEY) from None
 
 
 def _fingerprint_key() -> bytes:
-    return hmac.new(settings.SECRET_KEY.encode(), b"feedkeeper/fingerprint/v1", hashlib.sha256).digest()
+    # Its own key, not SECRET_KEY: rotating Django's signing key must not change every stored fingerprint (and a
+    # leaked SECRET_KEY must not let anyone test guesses against them). core.keycheck notices when it changes.
+    key = getattr(settings, "FINGERPRINT_KEY", "")
+    if not key:
+        raise ImproperlyConfigured("FINGERPRINT_KEY is empty.")
+    return hmac.new(key.encode(), b"feedkeeper/fingerprint/v1", hashlib.sha256).digest()
 
 
 def fingerprint(secret: str) -> str:

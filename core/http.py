@@ -7,6 +7,7 @@ Platform adapters map responses to their own errors on top of :func:`request`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import ssl
@@ -16,10 +17,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import httpx
 from django.conf import settings
+from django.core import checks
 
 from core.redaction import redact
+from core.transport import BlockedAddress, checked_transport
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,9 @@ _local = threading.local()
 
 
 class TransportError(Exception):
-    """The request got no HTTP answer. ``reason`` is ``dns``, ``refused``, ``timeout``, ``tls`` or ``other``;
-    the message is already redacted."""
+    """The request got no HTTP answer. ``reason`` is ``dns``, ``refused``, ``timeout``, ``tls``, ``blocked`` (the
+    host resolved to a loopback, private, link-local or metadata address) or ``other``; the message is already
+    redacted."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -59,18 +64,50 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
+@functools.cache
+def ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
+    """The TLS trust of every outgoing request: the system's CAs, certifi's, and ``CA_BUNDLE`` when set (a corporate
+    CA). Never ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` from the environment (``trust_env`` is off)."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_default_certs()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+@checks.register(checks.Tags.security)
+def check_ca_bundle(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``manage.py check``: a ``CA_BUNDLE`` that cannot be loaded would fail every outgoing request."""
+    if not settings.CA_BUNDLE:
+        return []
+    try:
+        ssl_context(settings.CA_BUNDLE)
+    except (OSError, ssl.SSLError) as exc:
+        return [checks.Error(f"CA_BUNDLE {settings.CA_BUNDLE!r} cannot be loaded: {exc}", id="feedkeeper.E003")]
+    return []
+
+
 def client() -> httpx.Client:
-    """The thread's shared client (connection pooling); created on first use."""
+    """The thread's shared client (connection pooling); created on first use, and again when the settings it is
+    built from change. Its transport checks the resolved address of every connection (:mod:`core.transport`)."""
+    key = (
+        settings.CA_BUNDLE,
+        settings.HTTP_READ_TIMEOUT,
+        settings.HTTP_CONNECT_TIMEOUT,
+    )
     c: httpx.Client | None = getattr(_local, "client", None)
-    if c is None or c.is_closed:
+    if c is None or c.is_closed or getattr(_local, "key", None) != key:
+        if c is not None and not c.is_closed:
+            c.close()
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
         c = httpx.Client(
             headers={"User-Agent": USER_AGENT},
             timeout=httpx.Timeout(settings.HTTP_READ_TIMEOUT, connect=settings.HTTP_CONNECT_TIMEOUT),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            transport=checked_transport(verify=ssl_context(settings.CA_BUNDLE), limits=limits, trust_env=False),
             trust_env=False,
         )
-        _local.client = c
+        _local.client, _local.key = c, key
     return c
 
 
@@ -90,6 +127,8 @@ def _classify(exc: httpx.TransportError) -> str:
         return "timeout"
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, BlockedAddress):
+            return "blocked"
         if isinstance(cause, ssl.SSLError):
             return "tls"
         cause = cause.__cause__ or cause.__context__
@@ -109,6 +148,7 @@ _REASON_TEXT = {
     "refused": "the connection was refused",
     "timeout": "the request timed out",
     "tls": "the TLS handshake failed",
+    "blocked": "the address is not allowed",
     "other": "the connection failed",
 }
 
@@ -122,6 +162,7 @@ def request(
     params: Mapping[str, Any] | None = None,
     json: Any = None,
     data: Mapping[str, str] | None = None,
+    content: str | bytes | None = None,
     timeout: float | None = None,
     retry: RetryPolicy = NO_RETRY,
     secrets: Iterable[str] = (),
@@ -141,6 +182,8 @@ def request(
         kwargs["json"] = json
     if data is not None:
         kwargs["data"] = data
+    if content is not None:
+        kwargs["content"] = content
     if timeout is not None:
         kwargs["timeout"] = httpx.Timeout(timeout, connect=min(timeout, settings.HTTP_CONNECT_TIMEOUT))
     attempt = 0
@@ -149,7 +192,7 @@ def request(
             response = client().request(method, url, **kwargs)
         except httpx.TransportError as exc:
             reason = _classify(exc)
-            if retry.retry_transport and retriable and attempt + 1 < retry.attempts:
+            if reason != "blocked" and retry.retry_transport and retriable and attempt + 1 < retry.attempts:
                 wait = retry.delay(attempt, None)
                 log.info("%s %s: %s; retrying in %.1fs", method, redact(url, secrets), reason, wait)
                 sleep(wait)
@@ -167,3 +210,34 @@ def request(
             attempt += 1
             continue
         return response
+
+
+class MsalHttpClient:
+    """msal's ``http_client`` (its ``get``/``post`` interface, ``msal.oauth2cli.http``) over this seam, so the Entra
+    sign-in gets the same connect-time address check, ``CA_BUNDLE``, timeouts and redaction as everything else.
+    A request that gets no answer raises :class:`TransportError`, as requests would raise its own error."""
+
+    def get(
+        self, url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        response = request("GET", url, params=params, headers=headers, timeout=kwargs.get("timeout"))
+        response.read()
+        return response
+
+    def post(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        if isinstance(data, str | bytes):
+            response = request("POST", url, params=params, headers=headers, content=data, timeout=kwargs.get("timeout"))
+        else:
+            response = request("POST", url, params=params, headers=headers, data=data, timeout=kwargs.get("timeout"))
+        response.read()
+        return response
+
+    def close(self) -> None:
+        """Nothing to close: the seam's client is shared by the thread."""

@@ -39,3 +39,8 @@ def local_encryption_keys(data_dir: Path) -> list[str]:
 def local_secret_key(data_dir: Path) -> str:
     """A local Django SECRET_KEY kept in ``DATA_DIR/secret.key``."""
     return _read_or_create(data_dir / "secret.key", lambda: secrets.token_urlsafe(50))
+
+
+def local_fingerprint_key(data_dir: Path) -> str:
+    """A local ``FINGERPRINT_KEY`` kept in ``DATA_DIR/fingerprint.key``."""
+    return _read_or_create(data_dir / "fingerprint.key", lambda: secrets.token_urlsafe(50))

@@ -22,3 +22,17 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if request.path.startswith(ANONYMOUS_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class SensitivePostParametersMiddleware:
+    """``sensitive_post_parameters`` for every view: Feedkeeper's forms and API bodies carry tokens, client secrets
+    and webhook URLs, so an error report (the admins' mail, a debug page) shows no POST value at all, whichever
+    view took it. A view may still narrow it with Django's decorator."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            request.sensitive_post_parameters = "__ALL__"  # type: ignore[attr-defined]
+        return self.get_response(request)

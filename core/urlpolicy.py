@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from core.transport import parse_literal, unwrap
+
 _METADATA_HOSTS = frozenset(
     {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
 )
@@ -22,18 +24,18 @@ _BLOCKED_NETWORKS = (
 
 
 def _blocked_ip(host: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
+    # Every spelling a resolver accepts (2130706433, 0251.0376.0251.0376, ::ffff:..., NAT64, a trailing dot).
+    # This is the save-time check only: core.transport checks the resolved address of every connection.
+    addr = parse_literal(host)
+    if addr is None:
         return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    return any(addr in net for net in _BLOCKED_NETWORKS)
+    return any(a in net for a in {addr, unwrap(addr)} for net in _BLOCKED_NETWORKS)
 
 
-def validate_service_url(url: str, *, what: str = "URL") -> str:
+def validate_service_url(url: str, *, what: str = "URL", allow_query: bool = False) -> str:
     """Validate and normalise an outbound URL; raise ``ValidationError`` with a message that never repeats
-    credentials found in it. Returns the URL with surrounding whitespace removed."""
+    credentials found in it. Returns the URL with surrounding whitespace removed. ``allow_query`` admits a query
+    string (webhook URLs that carry their signature there); a fragment is never allowed."""
     url = (url or "").strip()
     if not url:
         raise ValidationError(f"Enter the {what}.")
@@ -55,6 +57,20 @@ def validate_service_url(url: str, *, what: str = "URL") -> str:
         )
     if host in _METADATA_HOSTS or _blocked_ip(host.strip("[]")):
         raise ValidationError(f"The {what} points at a link-local or metadata address, which is never allowed.")
-    if parts.query or parts.fragment:
+    if (parts.query and not allow_query) or parts.fragment:
         raise ValidationError(f"The {what} must not have a query string or fragment.")
     return url
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url``, the default port filled in: where a credential sent with it goes."""
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError:
+        return ("", (url or "").strip().lower(), None)
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower().rstrip("."), port or _DEFAULT_PORTS.get(scheme))

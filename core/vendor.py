@@ -227,5 +227,6 @@ class VendorClient:
         )
 
     def transport_error(self, exc: http.TransportError) -> VendorError:
-        """No answer at all (the seam's message is already redacted): transient."""
-        return self.error(f"Could not reach {self.vendor}: {exc}", permanent=False)
+        """No answer at all (the seam's message is already redacted): transient, except an address Feedkeeper
+        never connects to (retrying cannot help)."""
+        return self.error(f"Could not reach {self.vendor}: {exc}", permanent=exc.reason == "blocked")

@@ -10,7 +10,9 @@ from core.models import ApiToken, hash_token
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """Authenticates API calls; a missing or bad token gives 401 with ``WWW-Authenticate: Bearer``."""
+    """Authenticates API calls; a missing, bad, revoked or expired token gives 401 with
+    ``WWW-Authenticate: Bearer``. ``request.auth`` is the :class:`ApiToken` (its ``scope`` is enforced by
+    :class:`core.api.permissions.RolePermission`)."""
 
     keyword = "Bearer"
 
@@ -23,9 +25,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Invalid Authorization header: expected 'Bearer <token>'.")
-        token = ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(parts[1])).first()
-        if token is None or not token.user.is_active:
+        token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(parts[1])).first()
+        if token is None or token.revoked_at is not None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed("This API token has expired; issue a new one.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import permissions
 from rest_framework.request import Request
 
+from core.models import ApiToken
 from core.roles import ADMIN, OPERATOR, VIEWER, has_role
 
 OPERATOR_ACTIONS = frozenset({"check", "push", "rotate", "retry", "push_all", "refresh"})
@@ -23,12 +24,21 @@ def required_role(view: Any, request: Request) -> str:
     return ADMIN
 
 
+def read_only_token(request: Request) -> bool:
+    """True when the request authenticated with a read-only API token."""
+    return isinstance(request.auth, ApiToken) and request.auth.read_only
+
+
 class RolePermission(permissions.BasePermission):
-    """Authenticated, and holding the role the action needs."""
+    """Authenticated, and holding the role the action needs; a read-only token may only read."""
 
     message = "Your role does not allow this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
-        return has_role(request.user, required_role(view, request))
+        role = required_role(view, request)
+        if read_only_token(request) and (role != VIEWER or request.method not in permissions.SAFE_METHODS):
+            self.message = "This API token is read-only."
+            return False
+        return has_role(request.user, role)

@@ -2,7 +2,9 @@
 
 from typing import Any
 
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -43,3 +45,11 @@ class CheckDetailView(APIView):
         run = get_object_or_404(CheckRun, pk=pk)
         model, serializer = CHECK_KINDS[run.kind]
         return Response(serializer(model.objects.get(pk=run.pk)).data)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: under ``/api/`` a URL that matches no route (``/api/v1/feeds/-1/``) answers JSON like every
+    other API error (``{"detail": "Not found."}``, as documented); elsewhere Django's 404 page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception or Http404())

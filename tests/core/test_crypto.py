@@ -65,7 +65,9 @@ def test_the_fingerprint_is_short_stable_and_reveals_nothing() -> None:
     assert first not in SECRET
 
 
-def test_the_fingerprint_is_keyed_by_the_secret_key(settings: object) -> None:
+def test_the_fingerprint_is_keyed_by_the_fingerprint_key_and_not_the_secret_key(settings: object) -> None:
     first = crypto.fingerprint(SECRET)
     settings.SECRET_KEY = "another-installation-secret-key"  # type: ignore[attr-defined]
+    assert crypto.fingerprint(SECRET) == first
+    settings.FINGERPRINT_KEY = "another-installation-fingerprint-key"  # type: ignore[attr-defined]
     assert crypto.fingerprint(SECRET) != first

@@ -32,5 +32,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{bar}\nFeedkeeper is set up. Log in at {url}\n  username: {username}\n  password: {shown}\n"
             "This password is shown once. Change it with "
-            f"`.venv/bin/python manage.py changepassword {username}`.\n{bar}"
+            f"`.venv/bin/python manage.py changepassword {username}`.\n"
+            "At the first login you set up an authenticator app (TOTP): admins sign in with a second factor.\n"
+            f"{bar}"
         )
