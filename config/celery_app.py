@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
+
+import core.broker  # noqa: F401  (registers the embedded broker's transport)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -12,7 +14,7 @@ app = Celery("feedkeeper")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-if str(app.conf.broker_url).startswith("filesystem://"):
+if str(app.conf.broker_url).startswith(("filesystem://", "fsatomic://")):
     # The embedded broker's folders must exist before any producer or consumer touches them.
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = app.conf.broker_transport_options.get(key)
@@ -28,3 +30,12 @@ def _redact_celery_logs(logger: object, **kwargs: object) -> None:
 
     for handler in getattr(logger, "handlers", []):
         handler.addFilter(RedactingFilter())
+
+
+@worker_init.connect
+@beat_init.connect
+def _verify_keys(**kwargs: object) -> None:
+    """Worker and beat refuse to start with a wrong or missing key, like web (core.keycheck)."""
+    from core.keycheck import verify_keys
+
+    verify_keys()

@@ -18,18 +18,24 @@ from rest_framework.views import APIView
 from core.api.errors import as_drf_error
 from feeds.models import Feed
 from rotations import services
+from rotations.credential_services import credential_rotation_request
 from rotations.dependents import feed_dependents
 from rotations.models import Rotation, Status, Trigger
+from targets.models import Target
 
 
 class RotationFilter(django_filters.FilterSet):
-    feed = django_filters.NumberFilter(field_name="feed_id")
+    # Bounded like the ids they compare with: a huge number is a 400, not a database overflow (a 500).
+    feed = django_filters.NumberFilter(field_name="feed_id", min_value=0, max_value=2**63 - 1)
+    target = django_filters.NumberFilter(
+        field_name="target_id", min_value=0, max_value=2**63 - 1, help_text="Rotations of this target's credential."
+    )
     status = django_filters.ChoiceFilter(choices=Status.choices)
     trigger = django_filters.ChoiceFilter(choices=Trigger.choices)
 
     class Meta:
         model = Rotation
-        fields = ["feed", "status", "trigger"]
+        fields = ["feed", "target", "status", "trigger"]
 
 
 class RotationStepSerializer(serializers.Serializer):
@@ -47,7 +53,12 @@ class RotationDeliverySerializer(serializers.Serializer):
 
 
 class RotationSerializer(serializers.ModelSerializer):
-    feed: serializers.PrimaryKeyRelatedField[Feed] = serializers.PrimaryKeyRelatedField(read_only=True)
+    feed: serializers.PrimaryKeyRelatedField[Feed] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The feed whose token is rotated; null for a target's own credential."
+    )
+    target: serializers.PrimaryKeyRelatedField[Target] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The target whose own credential is rotated; null for a feed's token."
+    )
     steps = serializers.SerializerMethodField()
     deliveries = serializers.SerializerMethodField()
     requested_by = serializers.CharField(source="requested_by_name", read_only=True)
@@ -57,6 +68,7 @@ class RotationSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "feed",
+            "target",
             "trigger",
             "emergency",
             "status",
@@ -95,12 +107,12 @@ _ROTATION_ID = inline_serializer("RotationId", {"id": serializers.IntegerField()
 
 
 class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Rotations, newest first. Filters: `feed`, `status`, `trigger`."""
+    """Rotations, newest first. Filters: `feed`, `target`, `status`, `trigger`."""
 
     serializer_class = RotationSerializer
     queryset = Rotation.objects.prefetch_related("steps").order_by("-created_at", "-id")
     filterset_class = RotationFilter
-    action_roles = {"rollback": "operator"}
+    action_roles = {"rollback": "operator", "restart_clusters": "operator"}
 
     @extend_schema(request=None, responses={202: _ROTATION_ID})
     @action(detail=True, methods=["post"])
@@ -118,6 +130,24 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Push the previous token everywhere again and discard the new one."""
         try:
             rotation = services.rotation_rollback(actor=request.user, rotation=self.get_object())
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response({"id": rotation.pk}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=inline_serializer("RestartConsent", {"consent": serializers.BooleanField()}),
+        responses={202: _ROTATION_ID},
+    )
+    @action(detail=True, methods=["post"], url_path="restart-clusters")
+    def restart_clusters(self, request: Request, pk: str | None = None) -> Response:
+        """Restart every cluster that still runs with the previous token (`consent: true` required): running
+        work on them is interrupted. A worker does it; the outcome is in the audit history."""
+        if request.data.get("consent") is not True:
+            raise serializers.ValidationError(
+                {"consent": ["Restarting interrupts what runs on those clusters: send consent: true."]}
+            )
+        try:
+            rotation = services.rotation_restart_readers(actor=request.user, rotation=self.get_object())
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return Response({"id": rotation.pk}, status=status.HTTP_202_ACCEPTED)
@@ -183,3 +213,25 @@ class FeedDependentsView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         feed = get_object_or_404(Feed.objects.select_related("current_token"), pk=pk)
         return Response(feed_dependents(feed))
+
+
+class TargetRotateCredentialView(APIView):
+    """`POST /api/v1/targets/{id}/rotate-credential/`: the target mints its own next credential (a Databricks PAT),
+    switches to it, verifies it and deletes the previous one. Admins only."""
+
+    action_roles = {None: "admin"}
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: _ROTATION_ID,
+            400: OpenApiResponse(description="The target cannot mint its credential, or a rotation of it runs"),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        target = get_object_or_404(Target, pk=pk)
+        try:
+            rotation = credential_rotation_request(actor=request.user, target=target)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response({"id": rotation.pk}, status=status.HTTP_202_ACCEPTED)

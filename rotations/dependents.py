@@ -50,3 +50,22 @@ def still_reading_old_value(feed: Feed) -> list[str]:
         target = deliveries[0].target
         found.extend(f"{target.name}: {name}" for name in target.adapter().old_value_readers(deliveries))
     return found
+
+
+def restart_old_value_readers(feed: Feed) -> list[str]:
+    """Restart what still runs with an older value of the feed's token, target by target (an operator consented);
+    one line per restart or failure, prefixed with the target's name."""
+    from targets.adapters import AdapterError
+    from targets.models import Delivery
+
+    by_target: dict[int, list[Any]] = {}
+    for delivery in Delivery.objects.filter(feed=feed).select_related("target", "feed__current_token"):
+        by_target.setdefault(delivery.target_id, []).append(delivery)
+    done: list[str] = []
+    for deliveries in by_target.values():
+        target = deliveries[0].target
+        try:
+            done.extend(f"{target.name}: {line}" for line in target.adapter().restart_old_value_readers(deliveries))
+        except AdapterError as exc:
+            done.append(f"{target.name}: could not list its clusters: {exc}")
+    return done

@@ -40,6 +40,7 @@ from core.backoff import backoff
 from feeds.models import ConnectionStatus, Feed, TokenVersion
 from feeds.probe import probe_index
 from feeds.providers.base import ProviderError
+from rotations import signals
 from rotations.models import Phase, Rotation, RotationStep, Status, StepStatus
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,10 @@ def advance(rotation_id: int) -> str | None:
     wait: float | None = None
     try:
         for _ in range(MAX_STEPS_PER_RUN):
-            rotation = Rotation.objects.select_related("feed", "new_token", "previous_token").get(pk=rotation_id)
-            step = STEPS.get(rotation.phase)
+            rotation = Rotation.objects.select_related("feed", "target", "new_token", "previous_token").get(
+                pk=rotation_id
+            )
+            step = _steps_of(rotation).get(rotation.phase)
             if step is None or rotation.status in (Status.FAILED, Status.ROLLED_BACK):
                 return str(rotation.phase)
             if rotation.status == Status.COMPLETED and rotation.phase != Phase.REVOKE:
@@ -118,6 +121,15 @@ def advance(rotation_id: int) -> str | None:
 
         advance_rotation.apply_async(args=[rotation_id], countdown=wait)
     return str(Rotation.objects.values_list("phase", flat=True).get(pk=rotation_id))
+
+
+def _steps_of(rotation: Rotation) -> dict[str, Callable[[Rotation], Outcome]]:
+    """A feed's steps, or those of a target's own credential."""
+    if rotation.is_credential:
+        from rotations import credentials
+
+        return credentials.STEPS
+    return STEPS
 
 
 # --- step bookkeeping ----------------------------------------------------------------------------------------
@@ -166,6 +178,7 @@ def _fail(rotation: Rotation, step: RotationStep, message: str, *, detail: dict[
             outcome=AuditEvent.Outcome.FAILURE,
             detail={"step": step.name, "error": message, **(detail or {})},
         )
+        signals.rotation_finished.send(sender=Rotation, rotation=rotation, status=Status.FAILED)
     return STOP
 
 
@@ -175,14 +188,14 @@ def _retry_later(step: RotationStep, message: str, hint: float | None = None) ->
 
 
 def _provider(rotation: Rotation) -> Any:
-    connection = rotation.feed.rotation_connection
+    connection = rotation.of_feed.rotation_connection
     if connection is None:
         return None
     return connection.provider(connection)
 
 
 def _connection_failed(rotation: Rotation, exc: ProviderError) -> None:
-    connection = rotation.feed.rotation_connection
+    connection = rotation.of_feed.rotation_connection
     if connection is not None and getattr(exc, "needs_consent", False):
         type(connection).objects.filter(pk=connection.pk).update(
             status=ConnectionStatus.NEEDS_CONSENT, status_detail=str(exc)[:2000], checked_at=timezone.now()
@@ -198,7 +211,7 @@ def step_mint(rotation: Rotation) -> Outcome:
     step = _begin(rotation, Phase.MINT)
     if provider is None:
         return _fail(rotation, step, "The feed has no rotation connection to mint a token with.")
-    feed: Feed = rotation.feed
+    feed: Feed = rotation.of_feed
     description = rotation.mint_description
     try:
         if step.attempts > 1:
@@ -224,7 +237,7 @@ def step_mint(rotation: Rotation) -> Outcome:
         _record(
             step,
             StepStatus.DONE,
-            f"Minted token {version.fingerprint} with {feed.rotation_connection}"
+            f"Minted a token (fingerprint {version.fingerprint}) with {feed.rotation_connection}"
             + (f", valid until {minted.expires_at:%Y-%m-%d %H:%M} UTC." if minted.expires_at else "."),
         )
         _move(rotation, Phase.TEST, new_token=version, new_fingerprint=version.fingerprint)
@@ -243,12 +256,16 @@ def step_test(rotation: Rotation) -> Outcome:
     version = rotation.new_token
     if version is None:
         return _fail(rotation, step, "The new token is gone.")
-    feed = rotation.feed
+    feed = rotation.of_feed
     username = feed.effective_username
     result = probe_index(feed.index_url, username, version.reveal())
     if result.status == "ok":
         with transaction.atomic():
-            _record(step, StepStatus.DONE, f"The feed accepts token {version.fingerprint}: {result.detail}")
+            _record(
+                step,
+                StepStatus.DONE,
+                f"The feed accepts the new token (fingerprint {version.fingerprint}): {result.detail}",
+            )
             _move(rotation, Phase.PUSH)
         return NEXT
     if result.status in ("unreachable", "error") and step.attempts < settings.ROTATION_TEST_ATTEMPTS:
@@ -291,12 +308,15 @@ def step_push(rotation: Rotation) -> Outcome:
     if rotation.new_token is None:
         return _fail(rotation, step, "The new token is gone.")
     with transaction.atomic():
-        feed_switch_token(actor=ACTOR, feed=rotation.feed, version=rotation.new_token, reason=f"rotation {rotation.pk}")
-        count = rotation.feed.deliveries.count()  # type: ignore[attr-defined]
+        feed_switch_token(
+            actor=ACTOR, feed=rotation.of_feed, version=rotation.new_token, reason=f"rotation {rotation.pk}"
+        )
+        count = rotation.of_feed.deliveries.count()  # type: ignore[attr-defined]
         _record(
             step,
             StepStatus.DONE,
-            f"Pushing token {rotation.new_fingerprint} to {count} deliver{'y' if count == 1 else 'ies'}."
+            f"Pushing the new token (fingerprint {rotation.new_fingerprint}) to {count} "
+            f"deliver{'y' if count == 1 else 'ies'}."
             if count
             else "The feed has no deliveries: nothing to push.",
         )
@@ -328,7 +348,7 @@ def step_verify(rotation: Rotation) -> Outcome:
     step = _step(rotation, Phase.VERIFY)
     if step.status != StepStatus.WAITING:
         step = _begin(rotation, Phase.VERIFY)
-    deliveries = _delivery_map(rotation.feed_id)
+    deliveries = _delivery_map(rotation.of_feed.pk)
     rotation.deliveries = deliveries
     waiting, failed = _settled(deliveries, rotation.new_fingerprint)
     total = len(deliveries)
@@ -355,7 +375,11 @@ def step_verify(rotation: Rotation) -> Outcome:
         _record(step, StepStatus.WAITING, f"{total - len(waiting)} of {total} deliveries verified.")
         return Wait(settings.ROTATION_POLL_SECONDS)
     with transaction.atomic():
-        _record(step, StepStatus.DONE, f"All {total} deliveries hold token {rotation.new_fingerprint}.")
+        _record(
+            step,
+            StepStatus.DONE,
+            f"All {total} deliveries hold the new token (fingerprint {rotation.new_fingerprint}).",
+        )
         _move(rotation, Phase.PROMOTE, deliveries=deliveries)
     return NEXT
 
@@ -363,7 +387,7 @@ def step_verify(rotation: Rotation) -> Outcome:
 def step_promote(rotation: Rotation) -> Outcome:
     step = _begin(rotation, Phase.PROMOTE)
     now = timezone.now()
-    feed = rotation.feed
+    feed = rotation.of_feed
     with transaction.atomic():
         if rotation.new_token is not None:
             TokenVersion.objects.filter(pk=rotation.new_token.pk).update(
@@ -379,7 +403,8 @@ def step_promote(rotation: Rotation) -> Outcome:
         _record(
             step,
             StepStatus.DONE,
-            f"Token {rotation.new_fingerprint} is current; {rotation.previous_fingerprint} is previous"
+            f"The new token (fingerprint {rotation.new_fingerprint}) is current; "
+            f"{rotation.previous_fingerprint} is previous"
             + (
                 " and is revoked now (emergency)."
                 if rotation.emergency
@@ -399,6 +424,7 @@ def step_promote(rotation: Rotation) -> Outcome:
                 "emergency": rotation.emergency,
             },
         )
+        signals.rotation_finished.send(sender=Rotation, rotation=rotation, status=Status.COMPLETED)
     return NEXT
 
 
@@ -407,7 +433,7 @@ def old_value_readers(rotation: Rotation) -> list[str]:
     each target's adapter sees them now."""
     from rotations.dependents import still_reading_old_value
 
-    return still_reading_old_value(rotation.feed)
+    return still_reading_old_value(rotation.of_feed)
 
 
 def step_revoke(rotation: Rotation) -> Outcome:
@@ -493,7 +519,7 @@ def step_revoke(rotation: Rotation) -> Outcome:
 
 def _revoke_previous(rotation: Rotation, previous: TokenVersion) -> tuple[str, str]:
     """Revoke ``previous`` at its provider: ``(detail, step status)``."""
-    connection = previous.connection or rotation.feed.rotation_connection
+    connection = previous.connection or rotation.of_feed.rotation_connection
     if connection is None:
         return (
             f"Revoke the previous token ({previous.fingerprint}) at the feed's provider yourself: Feedkeeper has no "
@@ -520,7 +546,7 @@ def _revoke_previous(rotation: Rotation, previous: TokenVersion) -> tuple[str, s
 
 def step_rollback(rotation: Rotation) -> Outcome:
     step = _step(rotation, Phase.ROLLBACK)
-    deliveries = _delivery_map(rotation.feed_id)
+    deliveries = _delivery_map(rotation.of_feed.pk)
     waiting, failed = _settled(deliveries, rotation.previous_fingerprint)
     now = timezone.now()
     if failed:
@@ -547,7 +573,8 @@ def step_rollback(rotation: Rotation) -> Outcome:
         _record(
             step,
             StepStatus.DONE,
-            f"All {len(deliveries)} deliveries hold the previous token {rotation.previous_fingerprint} again.",
+            f"All {len(deliveries)} deliveries hold the previous token (fingerprint "
+            f"{rotation.previous_fingerprint}) again.",
         )
         _move(rotation, Phase.DONE, status=Status.ROLLED_BACK, finished_at=now, deliveries=deliveries)
         audit_record(

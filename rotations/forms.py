@@ -12,17 +12,21 @@ from feeds.models import Connection, Feed
 from feeds.providers import REGISTRY
 from feeds.services import ROTATION_BOUNDS
 from rotations.models import Rotation, Status
+from targets.models import Target
 
 
 class RotationListFilter(django_filters.FilterSet):
-    """``feed`` (id) and ``status`` of the rotations page."""
+    """``feed`` (id), ``target`` (id: its own credential's rotations) and ``status`` of the rotations page."""
 
     feed = django_filters.ModelChoiceFilter(queryset=Feed.objects.order_by("name"), empty_label="Any feed")
+    target = django_filters.ModelChoiceFilter(
+        queryset=Target.objects.order_by("name"), empty_label="Any target credential"
+    )
     status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="Any status")
 
     class Meta:
         model = Rotation
-        fields = ["feed", "status"]
+        fields = ["feed", "target", "status"]
 
 
 class RotateForm(TokenForm):

@@ -4,14 +4,26 @@ A rotation goes mint (or take the pasted token) → test → push → verify →
 :class:`RotationStep` row with its status, times and redacted detail. The rotation's ``phase`` names the step it
 is at; a worker holds the rotation through a lease (``lease_until``), so two workers never run the same step and a
 dead worker's rotation is taken over once its lease runs out. At most one rotation per feed runs at a time
-(a partial unique constraint on ``feed`` where ``status = running``)."""
+(a partial unique constraint on ``feed`` where ``status = running``).
+
+A rotation replaces either a feed's token (``feed``) or the credential a target signs in with (``target``, for
+adapters that can mint their own, a Databricks PAT): mint → test → switch → verify → revoke, on the same step
+record; :mod:`rotations.credentials` runs those."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from core.fields import EncryptedTextField
+
+if TYPE_CHECKING:
+    from feeds.models import Feed
+    from targets.models import Target
 
 
 class Trigger(models.TextChoices):
@@ -37,14 +49,19 @@ class Phase(models.TextChoices):
     PROMOTE = "promote"
     REVOKE = "revoke"
     ROLLBACK = "rollback"
+    SWITCH = "switch"
     DONE = "done"
 
 
 STEP_ORDER = [Phase.MINT, Phase.TEST, Phase.PUSH, Phase.VERIFY, Phase.PROMOTE, Phase.REVOKE]
+CREDENTIAL_STEP_ORDER = [Phase.MINT, Phase.TEST, Phase.SWITCH, Phase.VERIFY, Phase.REVOKE]
 
 
 class Rotation(models.Model):
-    feed = models.ForeignKey("feeds.Feed", on_delete=models.CASCADE, related_name="rotations")
+    feed = models.ForeignKey("feeds.Feed", null=True, blank=True, on_delete=models.CASCADE, related_name="rotations")
+    target = models.ForeignKey(
+        "targets.Target", null=True, blank=True, on_delete=models.CASCADE, related_name="credential_rotations"
+    )
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     emergency = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
@@ -76,22 +93,60 @@ class Rotation(models.Model):
     # Per delivery: {"<delivery id>": {"status", "fingerprint"}}, frozen when the rotation ends.
     deliveries = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # A target's credential rotation: the minted credential until it is switched in (then wiped), and the
+    # platform's ids of the new and the previous credential (empty when Feedkeeper did not mint it).
+    pending_credential = EncryptedTextField(blank=True)
+    new_credential_id = models.CharField(max_length=128, blank=True)
+    new_credential_expires_at = models.DateTimeField(null=True, blank=True)
+    previous_credential_id = models.CharField(max_length=128, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["feed"], condition=Q(status="running"), name="one_running_rotation_per_feed"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["target"], condition=Q(status="running"), name="one_running_rotation_per_target"
+            ),
+            models.CheckConstraint(
+                condition=Q(feed__isnull=False, target__isnull=True) | Q(feed__isnull=True, target__isnull=False),
+                name="rotation_of_a_feed_or_a_target",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"rotation {self.pk} of {self.feed}"
+        return f"rotation {self.pk} of {self.subject}"
+
+    @property
+    def subject(self) -> Any:
+        """The feed whose token, or the target whose credential, this rotation replaces."""
+        return self.feed if self.feed_id is not None else self.target
+
+    @property
+    def is_credential(self) -> bool:
+        return self.target_id is not None
+
+    @property
+    def of_feed(self) -> Feed:
+        """The feed of a feed's rotation (an error for a target's)."""
+        if self.feed is None:
+            raise ValueError(f"Rotation {self.pk} rotates a target's credential, not a feed's token.")
+        return self.feed
+
+    @property
+    def of_target(self) -> Target:
+        """The target of a target credential's rotation (an error for a feed's)."""
+        if self.target is None:
+            raise ValueError(f"Rotation {self.pk} rotates a feed's token, not a target's credential.")
+        return self.target
 
     @property
     def mint_description(self) -> str:
         """How a token minted for this rotation is named at its provider (also how a lost mint is found again)."""
-        return f"Feedkeeper: feed {self.feed.name} (id {self.feed_id}), rotation {self.pk}"
+        if self.target is not None:
+            return f"Feedkeeper: target {self.target.name} (id {self.target_id}), rotation {self.pk}"
+        return f"Feedkeeper: feed {self.of_feed.name} (id {self.feed_id}), rotation {self.pk}"
 
 
 class StepStatus(models.TextChoices):

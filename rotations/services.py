@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services import audit_record
 from core import checks, crypto
 from feeds.models import Connection, Feed, TokenVersion
@@ -111,7 +112,7 @@ def rotation_request(
                 rotation.save(update_fields=["new_token", "new_fingerprint", "phase"])
                 RotationStep.objects.filter(rotation=rotation, name=Phase.MINT).update(
                     status=StepStatus.SKIPPED,
-                    detail=f"Pasted by {_actor_name(actor)}: token {version.fingerprint}.",
+                    detail=f"Pasted by {_actor_name(actor)}: fingerprint {version.fingerprint}.",
                     finished_at=timezone.now(),
                 )
             audit_record(
@@ -146,6 +147,10 @@ def _actor_name(actor: Any) -> str:
 def rotation_retry(*, actor: Any, rotation: Rotation) -> Rotation:
     """Take a failed rotation up again where it failed (pushes that failed are requested again), or run a
     completed rotation's failed revocation again."""
+    if rotation.is_credential:
+        from rotations.credential_services import credential_rotation_retry
+
+        return credential_rotation_retry(actor=actor, rotation=rotation)
     rotation = Rotation.objects.select_for_update().get(pk=rotation.pk)
     revoke = rotation.steps.filter(name=Phase.REVOKE).first()
     if rotation.status == Status.COMPLETED and revoke is not None and revoke.status == StepStatus.FAILED:
@@ -160,8 +165,8 @@ def rotation_retry(*, actor: Any, rotation: Rotation) -> Rotation:
         raise ValidationError(
             {"non_field_errors": f"Only a failed rotation can be retried; this one is {rotation.status}."}
         )
-    _refuse_running(rotation.feed)
-    latest = Rotation.objects.filter(feed=rotation.feed).order_by("-created_at", "-id").first()
+    _refuse_running(rotation.of_feed)
+    latest = Rotation.objects.filter(feed=rotation.of_feed).order_by("-created_at", "-id").first()
     if latest is not None and latest.pk != rotation.pk:
         raise ValidationError({"non_field_errors": "A later rotation of this feed exists: retry that one instead."})
     phase = rotation.phase
@@ -193,6 +198,47 @@ def rotation_retry(*, actor: Any, rotation: Rotation) -> Rotation:
     return rotation
 
 
+RESTART_PHASES = (Phase.VERIFY, Phase.PROMOTE, Phase.REVOKE, Phase.DONE)
+
+
+@transaction.atomic
+def rotation_restart_readers(*, actor: Any, rotation: Rotation) -> Rotation:
+    """An operator consents to restarting what still runs with the feed's previous token (Databricks clusters that
+    read the secret before the push): queued for a worker, which records what it restarted."""
+    from rotations.tasks import restart_old_value_readers
+
+    if rotation.is_credential:
+        raise ValidationError({"non_field_errors": "A target's credential is not read by clusters."})
+    if rotation.status == Status.ROLLED_BACK or rotation.phase not in RESTART_PHASES:
+        raise ValidationError(
+            {"non_field_errors": "Restarts help once the new token is pushed: this rotation has not pushed it."}
+        )
+    audit_record(actor=actor, action="rotation.restart_requested", obj=rotation, detail={"consent": True})
+    rotation_id, user_id = rotation.pk, getattr(checks.requester(actor), "pk", None)
+    transaction.on_commit(lambda: restart_old_value_readers.delay(rotation_id, user_id))
+    return rotation
+
+
+def rotation_restart_run(*, rotation_id: int, user_id: int | None) -> list[str]:
+    """The worker's part of :func:`rotation_restart_readers`: restart, and record each outcome."""
+    from django.contrib.auth import get_user_model
+
+    from rotations.dependents import restart_old_value_readers
+
+    rotation = Rotation.objects.select_related("feed").get(pk=rotation_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    done = restart_old_value_readers(rotation.of_feed)
+    failed = [line for line in done if "could not" in line]
+    audit_record(
+        actor=user or "rotation",
+        action="rotation.restart_readers",
+        obj=rotation,
+        outcome=AuditEvent.Outcome.FAILURE if failed else AuditEvent.Outcome.SUCCESS,
+        detail={"results": done[:100] or ["nothing still ran with the previous token"]},
+    )
+    return done
+
+
 def _steps_from(phase: str) -> list[str]:
     names = [str(p) for p in STEP_ORDER]
     return names[names.index(phase) :] if phase in names else []
@@ -204,7 +250,7 @@ def _push_again(actor: Any, rotation: Rotation) -> None:
     from targets.pushing import pushes_request
 
     deliveries = list(
-        Delivery.objects.filter(feed_id=rotation.feed_id).exclude(
+        Delivery.objects.filter(feed_id=rotation.of_feed.pk).exclude(
             status=DeliveryStatus.DELIVERED, delivered_fingerprint=rotation.new_fingerprint
         )
     )
@@ -217,6 +263,10 @@ def rotation_rollback(*, actor: Any, rotation: Rotation) -> Rotation:
     revoked when Feedkeeper minted it)."""
     from feeds.services import feed_switch_token
 
+    if rotation.is_credential:
+        raise ValidationError(
+            {"non_field_errors": "A target's credential rotation has nothing to roll back: retry it instead."}
+        )
     rotation = (
         Rotation.objects.select_for_update(of=("self",)).select_related("feed", "previous_token").get(pk=rotation.pk)
     )
@@ -230,10 +280,10 @@ def rotation_rollback(*, actor: Any, rotation: Rotation) -> Rotation:
         )
     if rotation.previous_token is None or rotation.previous_token.stage == TokenVersion.Stage.REVOKED:
         raise ValidationError({"non_field_errors": "The previous token is gone: there is nothing to roll back to."})
-    others = Rotation.objects.filter(feed=rotation.feed, status=Status.RUNNING).exclude(pk=rotation.pk)
+    others = Rotation.objects.filter(feed=rotation.of_feed, status=Status.RUNNING).exclude(pk=rotation.pk)
     if others.exists():
-        _refuse_running(rotation.feed)
-    feed = rotation.feed
+        _refuse_running(rotation.of_feed)
+    feed = rotation.of_feed
     switched = feed.current_token_id != rotation.previous_token_id
     if switched:
         feed_switch_token(
@@ -360,7 +410,8 @@ def resume_lost(now: Any = None) -> int:
     revoking = Rotation.objects.filter(
         free, status=Status.COMPLETED, revoke_done=False, revoke_after__lte=now, phase=Phase.REVOKE
     ).exclude(steps__name=Phase.REVOKE, steps__status=StepStatus.FAILED)
-    ids = list(running.values_list("pk", flat=True)) + list(revoking.values_list("pk", flat=True))
+    # A rotation may move from one set to the other between the two queries: hand it over once.
+    ids = sorted(set(running.values_list("pk", flat=True)) | set(revoking.values_list("pk", flat=True)))
     for rotation_id in ids:
         advance_rotation.delay(rotation_id)
     return len(ids)
@@ -368,7 +419,15 @@ def resume_lost(now: Any = None) -> int:
 
 def tick() -> dict[str, int]:
     """The scheduler's minute: recompute schedules, start due rotations, resume lost ones."""
+    from rotations.credential_services import start_due_credentials
+
     refreshed = refresh_schedule()
     started = start_due()
+    credentials = start_due_credentials()
     resumed = resume_lost()
-    return {"rescheduled": refreshed, "started": len(started), "resumed": resumed}
+    return {
+        "rescheduled": refreshed,
+        "started": len(started),
+        "credentials_started": len(credentials),
+        "resumed": resumed,
+    }

@@ -15,3 +15,8 @@ def advance_rotation(rotation_id: int) -> str | None:
 @shared_task(name="rotations.tick", ignore_result=True)
 def tick() -> dict[str, int]:
     return services.tick()
+
+
+@shared_task(name="rotations.restart_readers", ignore_result=True)
+def restart_old_value_readers(rotation_id: int, user_id: int | None) -> int:
+    return len(services.rotation_restart_run(rotation_id=rotation_id, user_id=user_id))

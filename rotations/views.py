@@ -42,7 +42,7 @@ class RotationListView(RoleRequiredMixin, ListView):
     paginate_by = 50
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        base = Rotation.objects.select_related("feed").order_by("-created_at", "-id")
+        base = Rotation.objects.select_related("feed", "target").order_by("-created_at", "-id")
         self.filterset = RotationListFilter(request.GET or None, queryset=base)
         response = super().get(request, *args, **kwargs)
         if self.filterset.is_bound and not self.filterset.is_valid():
@@ -93,7 +93,13 @@ def progress_context(rotation: Rotation) -> dict[str, Any]:
         "deliveries": deliveries,
         "live": live,
         "can_retry": rotation.status == Status.FAILED or (rotation.status == Status.COMPLETED and revoke_failed),
-        "can_roll_back": rotation.status == Status.FAILED,
+        "can_roll_back": rotation.status == Status.FAILED and not rotation.is_credential,
+        # The clusters that still run with the previous token can be restarted once the new one is pushed.
+        "can_restart": not rotation.is_credential
+        and rotation.status != Status.ROLLED_BACK
+        and rotation.phase in services.RESTART_PHASES
+        and revoke is not None
+        and (rotation.emergency or "restart" in revoke.detail or "still run" in revoke.detail),
     }
 
 
@@ -103,7 +109,7 @@ class RotationDetailView(RoleRequiredMixin, View):
 
     def get(self, request: HtmxHttpRequest, pk: int) -> HttpResponse:
         rotation = get_object_or_404(
-            Rotation.objects.select_related("feed", "new_token", "previous_token", "requested_by"), pk=pk
+            Rotation.objects.select_related("feed", "target", "new_token", "previous_token", "requested_by"), pk=pk
         )
         ctx = progress_context(rotation)
         if request.htmx:
@@ -143,6 +149,49 @@ class RotationRollbackView(RoleRequiredMixin, View):
             messages.success(
                 request, f"Rolling rotation {rotation.pk} back: the previous token is pushed everywhere again."
             )
+        return redirect("rotations:detail", pk=rotation.pk)
+
+
+class RotationRestartView(RoleRequiredMixin, View):
+    """Restart what still runs with the previous token; the form carries the operator's consent."""
+
+    required_role = OPERATOR
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        rotation = get_object_or_404(Rotation, pk=pk)
+        if request.POST.get("consent") != "yes":
+            messages.error(request, "Tick the box to consent: restarting interrupts what runs on those clusters.")
+            return redirect("rotations:detail", pk=rotation.pk)
+        try:
+            services.rotation_restart_readers(actor=request.user, rotation=rotation)
+        except ValidationError as exc:
+            for message in _messages_of(exc):
+                messages.error(request, message)
+        else:
+            messages.success(
+                request,
+                "Restarting the clusters that still run with the previous token; the audit history says how it went.",
+            )
+        return redirect("rotations:detail", pk=rotation.pk)
+
+
+class TargetRotateView(RoleRequiredMixin, View):
+    """Start a rotation of a target's own credential."""
+
+    required_role = ADMIN
+
+    def post(self, request: HttpRequest, target_pk: int) -> HttpResponseBase:
+        from rotations.credential_services import credential_rotation_request
+        from targets.models import Target
+
+        target = get_object_or_404(Target, pk=target_pk)
+        try:
+            rotation = credential_rotation_request(actor=request.user, target=target)
+        except ValidationError as exc:
+            for message in _messages_of(exc):
+                messages.error(request, message)
+            return redirect("targets:detail", pk=target.pk)
+        messages.success(request, f"Rotation {rotation.pk} of {target.name}'s credential started.")
         return redirect("rotations:detail", pk=rotation.pk)
 
 

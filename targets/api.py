@@ -82,6 +82,22 @@ class TargetSerializer(serializers.ModelSerializer):
     organization_id = _OrganizationId(read_only=True, help_text="Resolved by the platform (Valohai).")
     health = serializers.SerializerMethodField()
     credential_fingerprint = serializers.CharField(read_only=True)
+    credential_expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the credential expires: entered, or read from the platform where it tells (then that wins).",
+    )
+    credential_expiry_status = serializers.SerializerMethodField(
+        help_text="`ok`, `expiring`, `expired` or `unknown`, by the same thresholds as feed tokens."
+    )
+    credential_rotation_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Rotate the target's own credential this often (Databricks PAT only); null: never.",
+    )
+    credential_lifetime_days = serializers.IntegerField(
+        required=False, help_text="How long a credential the target mints for itself stays valid."
+    )
 
     class Meta:
         model = Target
@@ -93,13 +109,26 @@ class TargetSerializer(serializers.ModelSerializer):
             "auth_type",
             "organization_id",
             "credential_fingerprint",
+            "credential_expires_at",
+            "credential_expires_source",
+            "credential_expiry_status",
+            "credential_rotation_days",
+            "credential_lifetime_days",
+            "credential_next_rotation_at",
             "max_concurrency",
             "info",
             "health",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "info", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "info",
+            "credential_expires_source",
+            "credential_next_rotation_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"name": {"validators": []}, "max_concurrency": {"required": False}}
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -107,6 +136,9 @@ class TargetSerializer(serializers.ModelSerializer):
         fields.update(setting_fields(all_fields("target")))
         fields.update(_secret_fields())
         return fields
+
+    def get_credential_expiry_status(self, target: Target) -> str:
+        return target.credential_expiry_status()
 
     @extend_schema_field(HealthSerializer)  # type: ignore[misc]
     def get_health(self, target: Target) -> dict[str, Any]:

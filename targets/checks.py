@@ -13,10 +13,12 @@ from django.db import transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from core import checks
+from core import checks, crypto
 from core.models import CheckRun
+from targets import signals
 from targets.adapters import AdapterError, HealthResult
 from targets.health import Health, overall
+from targets.hooks import credential_expiry_changed
 from targets.models import Target, TargetCheck
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ def _run_adapter(check_id: int, target: Target) -> list[HealthResult]:
         return list(adapter.check_health(deliveries))
     except AdapterError as exc:
         return [HealthResult("reach", Health.FAILING, str(exc))]
+    except crypto.DecryptionError as exc:
+        return [HealthResult("credential", Health.FAILING, str(exc))]
     except Exception as exc:
         log.exception("Health check %s failed unexpectedly", check_id)
         return [HealthResult("internal", Health.FAILING, f"Unexpected error: {type(exc).__name__}")]
@@ -67,15 +71,39 @@ def target_check_run(*, check_id: int) -> TargetCheck | None:
             detail="; ".join(f"{r.name}: {r.detail}" for r in failing),
             results=[r.as_dict() for r in results],
         )
+        previous = Target.objects.select_for_update().values_list("health", flat=True).get(pk=target.pk)
         Target.objects.filter(pk=target.pk).update(health=status, health_checked_at=check.finished_at)
+        signals.health_checked.send(sender=Target, target=target, previous=previous, current=status, check=check)
+        _store_credential_expiry(target, results)
         audit_record(
             actor=check.requested_by or "scheduler",
             action="target.check",
             obj=target,
-            outcome=AuditEvent.Outcome.SUCCESS if status == Health.OK else AuditEvent.Outcome.FAILURE,
+            outcome=HEALTH_OUTCOMES.get(status, AuditEvent.Outcome.FAILURE),
             detail={"check": check.pk, "status": status, "failing": [r.name for r in failing]},
         )
     return check
+
+
+# A warning is not a failure: the audit history tells them apart.
+HEALTH_OUTCOMES: dict[str, str] = {Health.OK: AuditEvent.Outcome.SUCCESS, Health.WARNING: AuditEvent.Outcome.WARNING}
+
+
+def _store_credential_expiry(target: Target, results: list[HealthResult]) -> None:
+    """The platform told when the target's credential expires: it is stored (over an entered date: the platform
+    knows better), and the credential's next scheduled rotation follows it."""
+    told = [r.credential_expires_at for r in results if r.credential_expires_at is not None]
+    if not told:
+        return
+    target.refresh_from_db()
+    expires = min(told)
+    if target.credential_expires_at == expires and target.credential_expires_source == "platform":
+        return
+    target.credential_expires_at = expires
+    target.credential_expires_source = "platform"
+    target.credential_next_rotation_at = target.compute_credential_next_rotation()
+    target.save(update_fields=["credential_expires_at", "credential_expires_source", "credential_next_rotation_at"])
+    credential_expiry_changed(target)
 
 
 def targets_check_all(*, actor: Any = "scheduler") -> list[TargetCheck]:

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from feeds.forms import RedactedURLInput
 from feeds.models import Feed
@@ -84,6 +85,29 @@ class TargetForm(forms.Form):
         label="Max concurrency",
         help_text="At most this many pushes run against this target at once.",
     )
+    credential_expires_at = forms.DateTimeField(
+        required=False,
+        label="Credential expires",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="When the credential stops working, if you know. Where the platform tells (a Databricks PAT "
+        "Feedkeeper can identify, a GitHub token), its date replaces this.",
+    )
+    credential_rotation_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=365,
+        label="Rotate the credential every (days)",
+        help_text="Databricks personal access tokens only: the target mints its next token itself, switches to it "
+        "and deletes the old one. Empty: never.",
+    )
+    credential_lifetime_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=730,
+        initial=90,
+        label="New credentials live (days)",
+        help_text="The lifetime of each token the target mints for itself.",
+    )
 
     def __init__(self, *args: Any, target: Target | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,6 +145,13 @@ class TargetForm(forms.Form):
 def target_initial(target: Target) -> dict[str, Any]:
     """A target's settings as the form shows them (id lists joined)."""
     initial: dict[str, Any] = {f: getattr(target, f) for f in COMMON_TARGET_FIELDS if f != "kind"}
+    initial["credential_expires_at"] = (
+        timezone.localtime(target.credential_expires_at).strftime("%Y-%m-%dT%H:%M")
+        if target.credential_expires_at
+        else None
+    )
+    initial["credential_rotation_days"] = target.credential_rotation_days
+    initial["credential_lifetime_days"] = target.credential_lifetime_days
     for name, value in (target.config or {}).items():
         initial[name] = ", ".join(value) if isinstance(value, list) else value
     return initial

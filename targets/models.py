@@ -3,6 +3,7 @@ put it there) and target checks (health). The database is the source of truth fo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +30,18 @@ class Target(models.Model):
     config = models.JSONField(default=dict, blank=True, help_text="The adapter's platform-specific settings.")
     credential = EncryptedTextField()
     credential_fingerprint = models.CharField(max_length=16)
+    # When the credential stops working: read from the platform where it tells (Databricks token/list, GitHub's
+    # expiry header) or entered by an admin; null means unknown (or never, for OAuth client secrets).
+    credential_expires_at = models.DateTimeField(null=True, blank=True)
+    credential_expires_source = models.CharField(
+        max_length=16, blank=True, choices=[("entered", "entered"), ("platform", "platform")]
+    )
+    credential_set_at = models.DateTimeField(null=True, blank=True)
+    # A target whose adapter can mint its own credential (a Databricks PAT) rotates it every this many days (null:
+    # never), and at the latest CREDENTIAL_ROTATION_LEAD_DAYS before it expires; new tokens live this long.
+    credential_rotation_days = models.PositiveIntegerField(null=True, blank=True)
+    credential_lifetime_days = models.PositiveIntegerField(default=90)
+    credential_next_rotation_at = models.DateTimeField(null=True, blank=True, db_index=True)
     info = models.JSONField(default=dict, blank=True)
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="At most this many pushes run against this target at once."
@@ -51,6 +64,22 @@ class Target(models.Model):
     def reveal_credential(self) -> str:
         """The plaintext credential. Only adapters call this."""
         return crypto.decrypt(self.credential)
+
+    def compute_credential_next_rotation(self) -> Any:
+        """When the credential's next scheduled rotation is due: ``credential_rotation_days`` after it was set, or
+        ``CREDENTIAL_ROTATION_LEAD_DAYS`` before it expires, whichever comes first; None when it does not rotate."""
+        if not self.credential_rotation_days:
+            return None
+        due = [(self.credential_set_at or self.created_at) + timedelta(days=self.credential_rotation_days)]
+        if self.credential_expires_at is not None:
+            due.append(self.credential_expires_at - timedelta(days=settings.CREDENTIAL_ROTATION_LEAD_DAYS))
+        return min(due)
+
+    def credential_expiry_status(self) -> str:
+        """``ok``, ``expiring``, ``expired`` or ``unknown``, by the same thresholds as feed tokens."""
+        from feeds.models import expiry_status_of
+
+        return expiry_status_of(self.credential_expires_at)
 
     def adapter(self) -> Any:
         from targets.adapters import get_adapter

@@ -52,8 +52,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core import crypto
 from core.backoff import backoff
 from core.redaction import redact
+from targets import signals
 from targets.adapters import AdapterError, PushResult
 from targets.adapters.base import PushItem
 from targets.models import Delivery, DeliveryStatus, Push, PushStatus, Target
@@ -418,7 +420,11 @@ def _run_batch(pushes: list[Push]) -> list[Push]:
             continue
         try:
             value = feed.credentialed_url()
-            secrets = [feed.current_token.reveal(), value]
+            secrets = [feed.current_token.reveal(), value, feed.effective_username]
+        except crypto.DecryptionError as exc:
+            # A missing encryption key: no retry can help (and six would only hide the cause).
+            outcomes[push.pk] = functools.partial(_failed, push, str(exc), permanent=True, retry_after=None)
+            continue
         except Exception as exc:
             log.exception("Push %s could not read its feed's token", push.pk)
             message = f"The feed's token could not be read: {type(exc).__name__}"
@@ -470,6 +476,10 @@ def _push_items(
     except DeadlineExceeded as exc:
         for push in pushes:
             outcomes[push.pk] = functools.partial(_failed, push, str(exc), permanent=False, retry_after=None)
+        return
+    except crypto.DecryptionError as exc:
+        for push in pushes:
+            outcomes[push.pk] = functools.partial(_failed, push, str(exc), permanent=True, retry_after=None)
         return
     except AdapterError as exc:
         for item in items:
@@ -825,6 +835,7 @@ def _failed(
                     outcome=AuditEvent.Outcome.FAILURE,
                     detail={"push": push.pk, "error": message, "attempts": push.attempts, "permanent": permanent},
                 )
+                signals.push_failed.send(sender=Push, push=push, error=message)
             Delivery.objects.filter(pk=push.delivery_id).update(**updates)
             return True
 

@@ -9,17 +9,76 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from audit.services import audit_record
-from core.urlpolicy import validate_service_url
+from core.urlpolicy import origin, validate_service_url
 from targets.adapters import REGISTRY, all_fields, secret_inputs
 from targets.checks import target_check_request
+from targets.hooks import credential_expiry_changed
 from targets.models import Delivery, DeliveryStatus, Push, Target
 from targets.pushing import push_request, pushes_request
 
 log = logging.getLogger(__name__)
 
 COMMON_TARGET_FIELDS = ("name", "url", "auth_type", "max_concurrency")
+CREDENTIAL_FIELDS = ("credential_expires_at", "credential_rotation_days", "credential_lifetime_days")
+LIFETIME_DAYS = (1, 730)
+
+
+def _split_credential_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """Take the credential's expiry and rotation settings out of ``values`` (only those given)."""
+    return {name: values.pop(name) for name in CREDENTIAL_FIELDS if name in values}
+
+
+def _apply_credential_settings(
+    target: Target, given: dict[str, Any], *, new_secret: bool, changed: dict[str, list[Any]]
+) -> None:
+    """Set the credential's entered expiry and rotation schedule on ``target`` (not saved), checked against what
+    its adapter can do; record what changed in ``changed``. A new credential without an expiry has none known."""
+    cls = _adapter_class(target.kind)
+    before = {f: getattr(target, f) for f in (*CREDENTIAL_FIELDS, "credential_expires_source")}
+    if new_secret:
+        target.credential_set_at = timezone.now()
+        target.credential_expires_at, target.credential_expires_source = None, ""
+        target.info = {k: v for k, v in target.info.items() if k != "credential_id"}
+    if "credential_expires_at" in given:
+        expires = given["credential_expires_at"]
+        if expires is not None and timezone.is_naive(expires):
+            expires = timezone.make_aware(expires)
+        if expires is not None or target.credential_expires_source != "platform":
+            target.credential_expires_at = expires
+            target.credential_expires_source = "entered" if expires is not None else ""
+    if "credential_rotation_days" in given:
+        days = given["credential_rotation_days"]
+        if days is not None and not cls.rotates_credential(target.auth_type):
+            raise ValidationError(
+                {
+                    "credential_rotation_days": f"{cls.label} targets using {target.auth_type} cannot mint their own "
+                    "credential; replace it by hand."
+                }
+            )
+        if days is not None and not 1 <= int(days) <= 365:
+            raise ValidationError({"credential_rotation_days": "Choose between 1 and 365 days, or none."})
+        target.credential_rotation_days = int(days) if days is not None else None
+    if not cls.rotates_credential(target.auth_type):
+        target.credential_rotation_days = None
+    if given.get("credential_lifetime_days") is not None:
+        lifetime = int(given["credential_lifetime_days"])
+        if not LIFETIME_DAYS[0] <= lifetime <= LIFETIME_DAYS[1]:
+            raise ValidationError(
+                {"credential_lifetime_days": f"Choose between {LIFETIME_DAYS[0]} and {LIFETIME_DAYS[1]} days."}
+            )
+        target.credential_lifetime_days = lifetime
+    target.credential_next_rotation_at = target.compute_credential_next_rotation()
+    for name, old in before.items():
+        new = getattr(target, name)
+        if new != old:
+            changed[name] = [_plain(old), _plain(new)]
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _adapter_class(kind: str) -> Any:
@@ -93,6 +152,7 @@ def _split_secrets(values: dict[str, Any]) -> dict[str, str]:
 def target_create(*, actor: Any, kind: str, **values: Any) -> Target:
     """Register a target and queue its first health check (which also resolves what the target is)."""
     secrets = _split_secrets(values)
+    credential_settings = _split_credential_settings(values)
     cleaned = _clean_target(kind, values)
     cls = _adapter_class(kind)
     field, secret = _credential_from(cls, cleaned["auth_type"], secrets)
@@ -101,7 +161,9 @@ def target_create(*, actor: Any, kind: str, **values: Any) -> Target:
     _check_secret(secret, field)
     target = Target(kind=kind, **cleaned)
     target.set_credential(secret)
+    _apply_credential_settings(target, credential_settings, new_secret=True, changed={})
     target.save()
+    credential_expiry_changed(target)
     audit_record(
         actor=actor,
         action="target.create",
@@ -113,6 +175,8 @@ def target_create(*, actor: Any, kind: str, **values: Any) -> Target:
             "auth_type": target.auth_type,
             **target.config,
             "credential_fingerprint": target.credential_fingerprint,
+            "credential_expires_at": _plain(target.credential_expires_at),
+            "credential_rotation_days": target.credential_rotation_days,
         },
     )
     target_check_request(actor=actor, target=target)
@@ -129,6 +193,7 @@ def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
     target = Target.objects.select_for_update().get(pk=target.pk)
     cls = _adapter_class(target.kind)
     secrets = _split_secrets(changes)
+    credential_settings = _split_credential_settings(changes)
     allowed = set(COMMON_TARGET_FIELDS) | set(all_fields("target"))
     unknown = set(changes) - allowed
     if unknown:
@@ -139,6 +204,14 @@ def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
     field, secret = _credential_from(cls, cleaned["auth_type"], secrets)
     if cleaned["auth_type"] != target.auth_type and not secret:
         raise ValidationError({"auth_type": "Changing how Feedkeeper authenticates needs the new credential."})
+    if origin(cleaned["url"]) != origin(target.url) and not secret:
+        # Configuration rights must not become read rights: the stored credential never follows a new address.
+        raise ValidationError(
+            {
+                field: "Enter the credential again to point this target at another address: the stored one is never "
+                "sent to a new place unasked."
+            }
+        )
     before, after = _flat(target, COMMON_TARGET_FIELDS), {**cleaned, **cleaned["config"]}
     after.pop("config")
     changed = {f: [before.get(f, ""), after.get(f, "")] for f in sorted(set(before) | set(after))}
@@ -151,7 +224,11 @@ def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
         target.set_credential(secret)
         changed["credential_fingerprint"] = [previous, target.credential_fingerprint]
         target.info = {k: v for k, v in target.info.items() if k != "oauth"}
+    expiry_before = target.credential_expires_at
+    _apply_credential_settings(target, credential_settings, new_secret=bool(secret), changed=changed)
     target.save()
+    if target.credential_expires_at != expiry_before or secret:
+        credential_expiry_changed(target)
     if changed:
         audit_record(
             actor=actor,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("deliveries/<int:pk>/", views.DeliveryDetailView.as_view(), name="delivery-detail"),
     path("deliveries/<int:pk>/edit/", views.DeliveryEditView.as_view(), name="delivery-edit"),
     path("deliveries/<int:pk>/delete/", views.DeliveryDeleteView.as_view(), name="delivery-delete"),
+    path("deliveries/<int:pk>/row/", views.DeliveryRowView.as_view(), name="delivery-row"),
     path("deliveries/<int:pk>/push/", views.DeliveryPushView.as_view(), name="delivery-push"),
     path("pushes/<int:pk>/", views.PushRowView.as_view(), name="push-row"),
 ]

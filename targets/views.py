@@ -21,7 +21,7 @@ from targets.filters import DeliveryFilter
 from targets.forms import DeliveryForm, PushForm, TargetForm, delivery_initial, target_initial
 from targets.models import Delivery, Push, Target, TargetCheck
 from targets.pushing import pushes_request
-from targets.queries import with_delivery_counts
+from targets.queries import with_delivery_counts, with_open_push
 
 
 def _next_url(request: HttpRequest, candidate: str, default: str) -> str:
@@ -38,9 +38,10 @@ def _next_url(request: HttpRequest, candidate: str, default: str) -> str:
 class TargetListView(RoleRequiredMixin, ListView):
     template_name = "targets/target_list.html"
     context_object_name = "targets"
+    paginate_by = 50
 
     def get_queryset(self) -> Any:
-        return with_delivery_counts(Target.objects.all())
+        return with_delivery_counts(Target.objects.order_by("name", "id"))
 
 
 class TargetDetailView(RoleRequiredMixin, DetailView):
@@ -52,7 +53,7 @@ class TargetDetailView(RoleRequiredMixin, DetailView):
         ctx = super().get_context_data(**kwargs)
         target = self.object
         ctx["check"] = target.checks.first()
-        ctx["deliveries"] = list(target.deliveries.select_related("feed"))
+        ctx["deliveries"] = list(with_open_push(target.deliveries.select_related("feed", "target")))
         ctx["pushes"] = target.pushes.select_related("delivery__feed")[:15]
         ctx["any_clusters"] = any(d.may_restart for d in ctx["deliveries"])
         return ctx
@@ -158,7 +159,7 @@ class TargetPushAllView(RoleRequiredMixin, View):
         form.is_valid()
         consent = bool(form.cleaned_data.get("restart_consent"))
         pushes = pushes_request(deliveries=target.deliveries.all(), actor=request.user, restart_consent=consent)
-        messages.info(request, f"{len(pushes)} push(es) requested.")
+        messages.info(request, f"{len(pushes)} push{'' if len(pushes) == 1 else 'es'} requested.")
         return redirect("targets:detail", pk=target.pk)
 
 
@@ -168,10 +169,12 @@ class TargetPushAllView(RoleRequiredMixin, View):
 class DeliveryListView(RoleRequiredMixin, ListView):
     template_name = "targets/delivery_list.html"
     context_object_name = "deliveries"
-    paginate_by = 100
+    paginate_by = 50
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.filterset = DeliveryFilter(request.GET or None, queryset=Delivery.objects.select_related("feed", "target"))
+        self.filterset = DeliveryFilter(
+            request.GET or None, queryset=with_open_push(Delivery.objects.select_related("feed", "target"))
+        )
         response = super().get(request, *args, **kwargs)
         if self.filterset.is_bound and not self.filterset.is_valid():
             response.status_code = 400
@@ -190,9 +193,16 @@ class DeliveryListView(RoleRequiredMixin, ListView):
 
 
 class DeliveryDetailView(RoleRequiredMixin, DetailView):
+    """The delivery and its pushes; an htmx request gets the status part only (polled while a push is open)."""
+
     template_name = "targets/delivery_detail.html"
     context_object_name = "delivery"
-    queryset = Delivery.objects.select_related("feed", "target")
+    queryset = with_open_push(Delivery.objects.select_related("feed", "target"))
+
+    def get_template_names(self) -> list[str]:
+        if getattr(self.request, "htmx", False):
+            return ["targets/delivery_detail.html#status"]
+        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
@@ -286,6 +296,19 @@ class DeliveryPushView(RoleRequiredMixin, View):
         messages.info(request, f"Push of {delivery.feed} to {delivery.location} requested.{note}")
         default = redirect("targets:delivery-detail", pk=delivery.pk).url
         return redirect(_next_url(request, form.cleaned_data.get("next", ""), default))
+
+
+class DeliveryRowView(RoleRequiredMixin, View):
+    """One delivery's row (deliveries list, target page), for htmx polling while a push of it is open."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        delivery = get_object_or_404(with_open_push(Delivery.objects.select_related("feed", "target")), pk=pk)
+        ctx = {
+            "delivery": delivery,
+            "show_target": request.GET.get("show_target") == "1",
+            "next": request.GET.get("next", ""),
+        }
+        return render(request, "targets/_delivery_row.html", ctx)
 
 
 class PushRowView(RoleRequiredMixin, View):

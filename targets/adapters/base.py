@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.db import connection as db_connection
@@ -126,12 +127,48 @@ def run_parallel(
 
 
 @dataclass(frozen=True)
+class ScanValue:
+    """One value read from a place of the target while scanning for credentials in plain sight. ``location`` names
+    the place for an admin (``cluster 0123-abc spark_env_vars.PIP_INDEX_URL``); ``place`` says, without any value,
+    what kind of place it is (``{"kind": "cluster_env", "cluster_id": ..., "name": ...}``) so a replacement knows
+    what it can do there; ``editable``: Feedkeeper may change the place (a user cluster's env var, a non-secret
+    project variable), never a job cluster, a policy or a library. ``value`` lives in memory only: whoever turns it
+    into a finding keeps a fingerprint and a redacted excerpt, never the value."""
+
+    location: str
+    value: str = field(repr=False)
+    place: dict[str, str] = field(default_factory=dict)
+    editable: bool = False
+
+
+@dataclass
+class ScanSource:
+    """What one part of a scan read (``name``: ``clusters``, ``policies``, ``project variables``, ...): its values,
+    or ``error`` (redacted) when that part could not be read completely. A failed source resolves nothing."""
+
+    name: str
+    values: list[ScanValue] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class MintedCredential:
+    """A credential a target minted for itself: the secret, its id at the platform, when it expires."""
+
+    secret: str = field(repr=False)
+    credential_id: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class HealthResult:
     """One named health check: ``ok``, ``warning`` or ``failing`` with a short redacted detail."""
 
     name: str
     status: str
     detail: str = ""
+    # Set by the check that reads when the target's own credential expires (then stored on the target).
+    credential_expires_at: datetime | None = None
 
     def as_dict(self) -> dict[str, str]:
         return {"name": self.name, "status": self.status, "detail": self.detail}
@@ -292,6 +329,30 @@ class Adapter:
         """Whether pushing ``delivery`` may restart something running (then the push asks for consent)."""
         return False
 
+    # --- a credential that rotates itself ----------------------------------------------------------
+    @classmethod
+    def rotates_credential(cls, auth_type: str) -> bool:
+        """Whether a target authenticating with ``auth_type`` can mint its own next credential (then it
+        implements the ``credential_*`` methods below)."""
+        return False
+
+    def credential_mint(self, *, lifetime_seconds: int, comment: str) -> MintedCredential:
+        """Create a new credential for the identity the target uses, valid ``lifetime_seconds``, named
+        ``comment`` (also how a mint whose answer was lost is found again)."""
+        raise NotImplementedError
+
+    def credential_find(self, comment: str) -> list[str]:
+        """The ids of the identity's credentials named ``comment``."""
+        raise NotImplementedError
+
+    def credential_test(self, secret: str) -> str:
+        """Authenticate with ``secret`` (not the stored credential); a short description, or raise."""
+        raise NotImplementedError
+
+    def credential_revoke(self, credential_id: str) -> str:
+        """Revoke the identity's credential ``credential_id`` (gone already counts as done); a short description."""
+        raise NotImplementedError
+
     # --- validation (class-level: no target needed) ----------------------------------------------
     @classmethod
     def clean_target(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -344,6 +405,11 @@ class Adapter:
         that read a value at every use have none."""
         return []
 
+    def restart_old_value_readers(self, deliveries: list[Delivery]) -> list[str]:
+        """Restart what :meth:`old_value_readers` names, where the platform can (an operator consented); one line
+        per restart, failures included. Platforms with nothing to restart do nothing."""
+        return []
+
     def needs_push(self, delivery: Delivery) -> bool:
         """For a delivered delivery: has the target grown places it should cover (e.g. new projects)?"""
         return False
@@ -357,3 +423,9 @@ class Adapter:
     def check_health(self, deliveries: list[Delivery]) -> list[HealthResult]:
         """Run every health check of the target and its deliveries."""
         raise NotImplementedError
+
+    def scan(self) -> list[ScanSource]:
+        """Read every place of the target where people paste credentialed index URLs by hand (read only: nothing
+        is changed), one :class:`ScanSource` per part, each with its values or its error. A platform with nothing
+        to scan returns ``[]``."""
+        return []

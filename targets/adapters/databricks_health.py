@@ -55,23 +55,41 @@ def _token_expiry(adapter: DatabricksAdapter, api: DatabricksClient) -> HealthRe
         infos = api.call("GET", "/api/2.0/token/list").get("token_infos") or []
     except AdapterError as exc:
         return HealthResult("credential expiry", WARNING, f"Not visible: {exc}")
-    # token/list shows every token of the identity, not only the one Feedkeeper holds, and does not say which is
-    # ours (REST reference "List all tokens": "Lists all the valid tokens for a user-workspace pair"): the expiry
-    # shown is the identity's soonest.
-    expiring = sorted(int(t["expiry_time"]) for t in infos if int(t.get("expiry_time", -1)) > 0)
     if not infos:
         return HealthResult("credential expiry", WARNING, "token/list shows no token for this identity.")
-    count = f"{len(infos)} token{'s' if len(infos) != 1 else ''}"
+    # token/list shows every token of the identity and does not say which one authenticated the call (REST
+    # reference "List all tokens": "Lists all the valid tokens for a user-workspace pair"). A token Feedkeeper
+    # minted itself is known by its id; otherwise the identity's only token is ours, and with several the soonest
+    # expiry is shown (but not stored as the credential's: it may be another token's).
+    own_id = str((adapter.target.info or {}).get("credential_id") or "")
+    own = [t for t in infos if own_id and str(t.get("token_id")) == own_id]
+    if own or len(infos) == 1:
+        expiry = int((own or infos)[0].get("expiry_time") or -1)
+        if expiry <= 0:
+            return HealthResult("credential expiry", OK, "Feedkeeper's token does not expire.")
+        when = datetime.fromtimestamp(expiry / 1000, tz=UTC)
+        return HealthResult(
+            "credential expiry",
+            _expiry_status(when),
+            f"Feedkeeper's token expires {when:%Y-%m-%d} ({(when - datetime.now(tz=UTC)).days} days).",
+            credential_expires_at=when,
+        )
+    expiring = sorted(int(t["expiry_time"]) for t in infos if int(t.get("expiry_time", -1)) > 0)
+    count = f"{len(infos)} tokens"
     if not expiring:
         return HealthResult("credential expiry", OK, f"None of the identity's {count} expires.")
     when = datetime.fromtimestamp(expiring[0] / 1000, tz=UTC)
     days = (when - datetime.now(tz=UTC)).days
-    status = OK if days > settings.EXPIRY_WARNING_DAYS else (WARNING if days >= 0 else FAILING)
     detail = (
         f"The identity's soonest-expiring token expires {when:%Y-%m-%d} ({days} days). token/list shows every "
         f"token of the identity ({count}) and not which one Feedkeeper uses, so this is the identity's soonest."
     )
-    return HealthResult("credential expiry", status, detail)
+    return HealthResult("credential expiry", _expiry_status(when), detail)
+
+
+def _expiry_status(when: datetime) -> str:
+    days = (when - datetime.now(tz=UTC)).days
+    return OK if days > settings.EXPIRY_WARNING_DAYS else (WARNING if days >= 0 else FAILING)
 
 
 def _delivery_checks(adapter: DatabricksAdapter, api: DatabricksClient, delivery: Any) -> list[HealthResult]:
@@ -173,20 +191,26 @@ def restarted_at(cluster: dict[str, Any]) -> int | None:
 def stale_readers(api: DatabricksClient, deliveries: list[Any]) -> list[str]:
     """``"<cluster> (<scope>/<key>)"`` for each running cluster that reads one of ``deliveries``' secrets and has
     not restarted since the secret was written (or cannot tell). Raises :class:`AdapterError`."""
+    return sorted(label for _, label in stale_clusters(api, deliveries))
+
+
+def stale_clusters(api: DatabricksClient, deliveries: list[Any]) -> list[tuple[str, str]]:
+    """``(cluster_id, "<cluster> (<scope>/<key>)")`` for each running cluster that reads one of ``deliveries``'
+    secrets and has not restarted since the secret was written (or cannot tell). Raises :class:`AdapterError`."""
     delivered = [d for d in deliveries if d.delivered_remote_ts]
     if not delivered:
         return []
-    stale: list[str] = []
+    stale: list[tuple[str, str]] = []
     for cluster in _running_clusters(api):
         name = str(cluster.get("cluster_name") or cluster.get("cluster_id"))
         reading = [d for d in delivered if d.mode == "workspace_default" or cluster.get("cluster_id") in d.cfg.clusters]
         started = restarted_at(cluster)
         stale.extend(
-            f"{name} ({d.cfg.scope}/{d.cfg.key})"
+            (str(cluster.get("cluster_id")), f"{name} ({d.cfg.scope}/{d.cfg.key})")
             for d in reading
             if started is None or started < int(d.delivered_remote_ts)
         )
-    return sorted(stale)
+    return stale
 
 
 def _needs_restart(api: DatabricksClient, deliveries: list[Any]) -> list[HealthResult]:

@@ -334,3 +334,9 @@ class ValohaiAdapter(Adapter):
     def check_health(self, deliveries: list[Any]) -> list[HealthResult]:
         """Token, organization, each delivery's places, coverage, last push per project, and the feeds."""
         return check_health(self, deliveries)
+
+    def scan(self) -> list[Any]:
+        """Non-secret project and group variables (see :mod:`targets.adapters.valohai_scan`)."""
+        from targets.adapters.valohai_scan import scan_organization
+
+        return scan_organization(self, self.client())

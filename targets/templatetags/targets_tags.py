@@ -120,3 +120,10 @@ def auth_label(auth_type: str, kind: str = "") -> str:
             if spec.key == auth_type:
                 return spec.label
     return auth_type
+
+
+@register.filter
+def rotates_credential(target: Target) -> bool:
+    """Whether the target can mint its own next credential (a Databricks PAT)."""
+    cls = REGISTRY.get(target.kind)
+    return bool(cls and cls.rotates_credential(target.auth_type))

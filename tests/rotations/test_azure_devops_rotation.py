@@ -115,3 +115,71 @@ def test_an_azure_devops_rotation_through_the_connect_flow(
     assert conn.status == ConnectionStatus.NEEDS_CONSENT
     for secret in (first, new.reveal(), ado.client_secret):
         assert secret not in third.error and secret not in conn.status_detail
+
+
+@pytest.mark.worker
+def test_an_azure_devops_rotation_on_a_real_worker_reaches_pip_and_the_old_pat_gets_401(
+    transactional_db: None, admin: Any, ado: AzureDevOpsSimulator, tmp_path: Any
+) -> None:
+    import time
+
+    from config.celery_app import app as celery_app
+    from tests.rotations.test_rotation_e2e import _pip_download
+    from tests.support.worker import start_worker
+
+    conn = _connect(admin, ado)
+    first = _first_pat(ado)
+    feed = feed_services.feed_create(
+        actor=admin,
+        name="ado-feed",
+        kind="azure_devops",
+        organization=ado.organization,
+        project=ado.project,
+        feed_name=ado.feed,
+        token=first,
+        rotation_connection=conn.pk,
+        rotation_grace_hours=0,
+    )
+    old_url = feed.credentialed_url()
+    celery_app.conf.task_always_eager = False
+    worker = start_worker(
+        tmp_path / "worker.log",
+        extra_env={
+            "AZURE_ENTRA_URL": ado.entra_url,
+            "AZURE_DEVOPS_PKGS_URL": ado.pkgs_url,
+            "CA_BUNDLE": ado.ca_path,
+            "ROTATION_POLL_SECONDS": "1",
+        },
+    )
+
+    def rotate() -> Rotation:
+        rotation = services.rotation_request(actor=admin, feed=feed)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and Rotation.objects.get(pk=rotation.pk).phase != "done":
+            time.sleep(0.2)
+        rotation.refresh_from_db()
+        assert rotation.status == Status.COMPLETED, rotation.error
+        feed.refresh_from_db()
+        return rotation
+
+    try:
+        first_rotation = rotate()
+        minted = TokenVersion.objects.get(pk=int(feed.current_token_id or 0))
+        minted_url = feed.credentialed_url()
+        # The first PAT was pasted: Azure DevOps cannot revoke a PAT by its value, so the admin is told to.
+        assert first_rotation.steps.get(name="revoke").status == "manual"
+        assert _pip_download(minted_url, tmp_path / "minted").returncode == 0
+        assert _pip_download(old_url, tmp_path / "pasted").returncode == 0
+
+        second_rotation = rotate()  # revokes the PAT the first one minted, by its authorization id
+    finally:
+        worker.process.terminate()
+        worker.process.wait(timeout=15)
+        celery_app.conf.task_always_eager = True
+    newest = TokenVersion.objects.get(pk=int(feed.current_token_id or 0))
+    assert second_rotation.previous_revoked_at is not None and not ado.is_live_pat(minted.reveal())
+    assert _pip_download(feed.credentialed_url(), tmp_path / "newest").returncode == 0
+    refused = _pip_download(minted_url, tmp_path / "revoked")
+    assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+    for secret in (first, minted.reveal(), newest.reveal(), ado.client_secret):
+        assert secret not in worker.log()

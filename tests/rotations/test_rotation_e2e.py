@@ -75,10 +75,15 @@ def _pip_download(index_url: str, dest: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def _jfrog_feed(admin: Any, jfrog: JFrogSimulator, **rotation: Any) -> Feed:
-    conn = connections.connection_create(
-        actor=admin, kind="jfrog", name="jfrog", url=jfrog.url, token=jfrog.admin_token
-    )
+def _jfrog_feed(admin: Any, jfrog: JFrogSimulator, *, connected: bool = True, **rotation: Any) -> Feed:
+    """A JFrog feed whose first token the simulator minted; rotated through a connection unless not
+    ``connected`` (then new tokens are pasted)."""
+    extra: dict[str, Any] = dict(rotation)
+    if connected:
+        conn = connections.connection_create(
+            actor=admin, kind="jfrog", name="jfrog", url=jfrog.url, token=jfrog.admin_token
+        )
+        extra["rotation_connection"] = conn.pk
     first = jfrog.mint("feedkeeper", expires_in=90 * 86400)["access_token"]
     return feed_services.feed_create(
         actor=admin,
@@ -88,8 +93,7 @@ def _jfrog_feed(admin: Any, jfrog: JFrogSimulator, **rotation: Any) -> Feed:
         repository="pypi-local",
         username="feedkeeper",
         token=first,
-        rotation_connection=conn.pk,
-        **rotation,
+        **extra,
     )
 
 

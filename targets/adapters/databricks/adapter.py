@@ -16,6 +16,7 @@ the put's success plus a listed timestamp not older than before the put prove it
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +27,7 @@ from targets.adapters.base import (
     AdapterError,
     AuthSpec,
     HealthResult,
+    MintedCredential,
     ModeSpec,
     Place,
     PushItem,
@@ -184,10 +186,70 @@ class DatabricksAdapter(Adapter):
 
         return stale_readers(self.client(), deliveries)
 
+    def restart_old_value_readers(self, deliveries: list[Any]) -> list[str]:
+        """Restart (``POST /api/2.1/clusters/restart``, REST reference "Restart cluster") every running cluster that
+        still runs with an older value of ``deliveries``' secrets; one line per cluster, failures included."""
+        from targets.adapters.databricks_health import stale_clusters
+
+        api = self.client()
+        done: list[str] = []
+        labels: dict[str, list[str]] = {}
+        for cluster_id, label in stale_clusters(api, deliveries):
+            labels.setdefault(cluster_id, []).append(label)
+        for cluster_id, names in labels.items():
+            try:
+                api.call("POST", "/api/2.1/clusters/restart", json={"cluster_id": cluster_id})
+                done.append(f"restarted {names[0].split(' (')[0]} ({cluster_id})")
+            except AdapterError as exc:
+                done.append(f"could not restart {names[0].split(' (')[0]} ({cluster_id}): {exc}")
+        return done
+
     @classmethod
     def may_restart(cls, delivery: Any) -> bool:
         """Wiring a running cluster restarts it."""
         return bool(delivery.cfg.clusters)
+
+    # --- its own PAT (REST reference, Token API: token/create, token/list, token/delete) ----------------
+    @classmethod
+    def rotates_credential(cls, auth_type: str) -> bool:
+        """A PAT can mint its successor; an OAuth secret is renewed hourly by the platform."""
+        return auth_type == "pat"
+
+    def credential_mint(self, *, lifetime_seconds: int, comment: str) -> MintedCredential:
+        """``POST /api/2.0/token/create`` as the target's identity: the new PAT, its ``token_id`` and expiry
+        (``expiry_time`` in ms; -1 means none)."""
+        body = self.client().call(
+            "POST", "/api/2.0/token/create", json={"lifetime_seconds": lifetime_seconds, "comment": comment}
+        )
+        info = body.get("token_info") or {}
+        value, token_id = str(body.get("token_value") or ""), str(info.get("token_id") or "")
+        if not value or not token_id:
+            raise AdapterError("The workspace answered token/create without a token.", permanent=True)
+        expiry = int(info.get("expiry_time") or -1)
+        return MintedCredential(
+            secret=value,
+            credential_id=token_id,
+            expires_at=datetime.fromtimestamp(expiry / 1000, tz=UTC) if expiry > 0 else None,
+        )
+
+    def credential_find(self, comment: str) -> list[str]:
+        infos = self.client().call("GET", "/api/2.0/token/list").get("token_infos") or []
+        return [str(t["token_id"]) for t in infos if t.get("comment") == comment and t.get("token_id")]
+
+    def credential_test(self, secret: str) -> str:
+        t = self.target
+        api = DatabricksClient(url=t.url, auth_type="pat", secret=secret)
+        me = api.call("GET", "/api/2.0/preview/scim/v2/Me")
+        return f"The workspace accepts it (signed in as {me.get('userName') or me.get('displayName') or '?'})."
+
+    def credential_revoke(self, credential_id: str) -> str:
+        try:
+            self.client().call("POST", "/api/2.0/token/delete", json={"token_id": credential_id})
+        except DatabricksError as exc:
+            if exc.code == "RESOURCE_DOES_NOT_EXIST":
+                return f"Token {credential_id[:12]}… was already gone."
+            raise
+        return f"Deleted token {credential_id[:12]}… (token/delete)."
 
     # --- plumbing -------------------------------------------------------------------------------------
     def client(self) -> DatabricksClient:
@@ -383,3 +445,9 @@ class DatabricksAdapter(Adapter):
 
     def check_health(self, deliveries: list[Any]) -> list[HealthResult]:
         return check_health(self, deliveries)
+
+    def scan(self) -> list[Any]:
+        """Clusters, libraries, policies and job clusters (see :mod:`targets.adapters.databricks_scan`)."""
+        from targets.adapters.databricks_scan import scan_workspace
+
+        return scan_workspace(self.client())

@@ -308,3 +308,9 @@ class GitHubAdapter(Adapter):
         from targets.adapters.github.health import check_health
 
         return check_health(self, deliveries)
+
+    def scan(self) -> list[Any]:
+        """The organization's and its repositories' Actions variables (see :mod:`targets.adapters.github.scan`)."""
+        from targets.adapters.github.scan import scan_organization
+
+        return scan_organization(self.client(), self.org)

@@ -39,9 +39,16 @@ def _token_expiry(value: str | None) -> HealthResult | None:
         parsed = parsed.replace(tzinfo=UTC)
     days = (parsed - datetime.now(UTC)).total_seconds() / 86400
     if days <= 0:
-        return HealthResult("token expiry", FAILING, f"The token expired on {parsed:%Y-%m-%d}.")
+        return HealthResult(
+            "token expiry", FAILING, f"The token expired on {parsed:%Y-%m-%d}.", credential_expires_at=parsed
+        )
     status = WARNING if days <= EXPIRY_WARNING_DAYS else OK
-    return HealthResult("token expiry", status, f"The token expires on {parsed:%Y-%m-%d} (in {int(days)} days).")
+    return HealthResult(
+        "token expiry",
+        status,
+        f"The token expires on {parsed:%Y-%m-%d} (in {int(days)} days).",
+        credential_expires_at=parsed,
+    )
 
 
 def _rate_limit(api: GitHubClient) -> HealthResult | None:

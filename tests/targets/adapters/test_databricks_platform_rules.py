@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from feeds import services as feed_services
 from simulators.databricks import DatabricksSimulator
@@ -121,16 +122,38 @@ def test_an_oauth_refusal_as_error_code_and_summary_says_the_client_credentials_
     assert "wrong-secret" not in push.error
 
 
-def test_token_expiry_is_the_identitys_soonest_token(db: None, admin: Any, databricks: DatabricksSimulator) -> None:
-    # REST reference "List all tokens" (token/list): every valid token of the user, not which one is the caller's.
+def test_token_expiry_of_an_identity_with_one_token_is_the_credentials_own(
+    db: None, admin: Any, databricks: DatabricksSimulator
+) -> None:
+    # REST reference "List all tokens" (token/list): every valid token of the user; with one, it is the caller's.
     ws = databricks.workspace(0)
     ws.add_token("dapi-sp-only", user="sp@example.com", expiry_ms=ws.now_ms() + 200 * 86_400_000)
     target = services.target_create(
         actor=admin, kind="databricks", name="sp", url=databricks.urls[0], auth_type="pat", token="dapi-sp-only"
     )
     result = health(target)["credential expiry"]
+    assert result["status"] == "ok" and "Feedkeeper's token expires" in result["detail"]
+    target.refresh_from_db()
+    assert target.credential_expires_source == "platform"
+    assert target.credential_expires_at is not None
+    assert 199 <= (target.credential_expires_at - timezone.now()).days <= 200
+
+
+def test_token_expiry_of_an_identity_with_several_tokens_is_the_soonest_and_not_stored(
+    db: None, admin: Any, databricks: DatabricksSimulator
+) -> None:
+    # token/list does not say which token is the caller's: the soonest is shown, not taken for the credential's.
+    ws = databricks.workspace(0)
+    ws.add_token("dapi-sp-one", user="sp@example.com", expiry_ms=ws.now_ms() + 200 * 86_400_000)
+    ws.add_token("dapi-sp-two", user="sp@example.com", expiry_ms=ws.now_ms() + 100 * 86_400_000)
+    target = services.target_create(
+        actor=admin, kind="databricks", name="sp", url=databricks.urls[0], auth_type="pat", token="dapi-sp-one"
+    )
+    result = health(target)["credential expiry"]
     assert result["status"] == "ok"
     assert "identity's soonest" in result["detail"] and "every token of the identity" in result["detail"]
+    target.refresh_from_db()
+    assert target.credential_expires_at is None and target.credential_expires_source == ""
 
 
 # --- 2. clusters users cannot edit (SDK ClusterSource; Clusters API "Edit a cluster") -----------------------------

@@ -1,0 +1,68 @@
+"""Every credential Feedkeeper holds, by soonest expiry: feed tokens and the credentials targets sign in with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feeds.models import ExpiryStatus, Feed
+from targets.models import Target
+
+
+@dataclass(frozen=True)
+class ExpiryRow:
+    """One credential: what it belongs to (a feed or a target), its fingerprint, when it expires and its status."""
+
+    kind: str  # "feed" or "target"
+    obj: Any
+    fingerprint: str
+    expires_at: datetime | None
+    status: str
+    rotates: bool  # something renews it on a schedule (a rotation connection, or the target's own rotation)
+    next_rotation_at: datetime | None
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status in (ExpiryStatus.EXPIRED, ExpiryStatus.EXPIRING)
+
+
+def credentials_by_expiry() -> list[ExpiryRow]:
+    """Feed tokens and target credentials, soonest expiry first; those with no known expiry last, by name. Two
+    queries, whatever the number of rows."""
+    rows = [
+        ExpiryRow(
+            "feed",
+            feed,
+            feed.fingerprint,
+            feed.token_expires_at,
+            feed.expiry_status(),
+            feed.rotation_connection_id is not None,
+            feed.next_rotation_at,
+        )
+        for feed in Feed.objects.select_related("current_token").filter(current_token__isnull=False)
+    ]
+    rows.extend(
+        ExpiryRow(
+            "target",
+            target,
+            target.credential_fingerprint,
+            target.credential_expires_at,
+            target.credential_expiry_status(),
+            bool(target.credential_rotation_days),
+            target.credential_next_rotation_at,
+        )
+        # Only what a row shows: a target's settings and caches may be large.
+        for target in Target.objects.only(
+            "id",
+            "name",
+            "kind",
+            "credential_fingerprint",
+            "credential_expires_at",
+            "credential_rotation_days",
+            "credential_next_rotation_at",
+        )
+    )
+    return sorted(
+        rows, key=lambda r: (r.expires_at is None, r.expires_at.timestamp() if r.expires_at else 0, str(r.obj))
+    )
