@@ -6,3 +6,6 @@ class DashboardConfig(AppConfig):
     across them. Nothing below it imports it."""
 
     name = "dashboard"
+
+    def ready(self) -> None:
+        from dashboard import signals  # noqa: F401 - revokes API tokens when a password changes

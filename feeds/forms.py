@@ -18,8 +18,56 @@ class RedactedURLInput(forms.TextInput):
 
 _DT_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
+# The fields a kind needs beyond its name (the page marks them required while the kind is chosen).
+REQUIRED_FOR: dict[str, list[str]] = {"index_url": ["generic"], "username": []}
+for _kind in kinds.REGISTRY.values():
+    for _part in _kind.required_parts:
+        REQUIRED_FOR.setdefault(_part, []).append(_kind.key)
+    if _kind.username_required:
+        REQUIRED_FOR["username"].append(_kind.key)
+REENTER_TOKEN = "Enter the token again: a token is never sent back to the page, so the field is empty after an error."
 
-class FeedDefinitionForm(forms.Form):
+
+class NoTruncationMixin:
+    """Length limits are checked on the server, which says so, instead of the browser's ``maxlength`` cutting a
+    pasted value short without a word; after an error the token field says it must be entered again."""
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs.pop("maxlength", None)
+            if name in REQUIRED_FOR and not field.required:
+                field.required_for = " ".join(REQUIRED_FOR[name])  # type: ignore[attr-defined]
+            if field.help_text:
+                field.widget.attrs.setdefault("aria-describedby", f"id_{name}_help")
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        errors = getattr(self, "_errors", None)
+        token = self.fields.get("token")
+        if errors and token is not None and getattr(self, "data", {}).get("token"):
+            token.help_text = REENTER_TOKEN
+            self["token"].help_text = REENTER_TOKEN  # type: ignore[index]  # the bound field copied the old one
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        kind = cleaned.get("kind")
+        spec = kinds.REGISTRY.get(kind or "")
+        if spec is not None:
+            for name, kinds_needing in REQUIRED_FOR.items():
+                if kind in kinds_needing and name in self.fields and not cleaned.get(name):
+                    message = (
+                        "This kind of feed needs the username that owns the token."
+                        if name == "username"
+                        else "This field is required for this kind of feed."
+                    )
+                    self.add_error(name, message)  # type: ignore[attr-defined]
+        return cleaned
+
+
+class FeedDefinitionForm(NoTruncationMixin, forms.Form):
     """Name, kind and where the index is. URL parts depend on the kind (shown/hidden by the page)."""
 
     name = forms.CharField(max_length=100)
@@ -51,7 +99,7 @@ class FeedDefinitionForm(forms.Form):
     )
 
 
-class TokenForm(forms.Form):
+class TokenForm(NoTruncationMixin, forms.Form):
     """A token and its expiry. The token field never renders a value back."""
 
     token = forms.CharField(
@@ -69,5 +117,20 @@ class TokenForm(forms.Form):
     )
 
 
+class FeedEditForm(FeedDefinitionForm):
+    """A feed's definition, and its token again when the index moves to another host (optional otherwise)."""
+
+    token = forms.CharField(
+        strip=False,
+        max_length=4096,
+        required=False,
+        label="Token (again)",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Needed only when the index URL moves to another host: the stored token never follows it.",
+    )
+
+
 class FeedCreateForm(FeedDefinitionForm, TokenForm):
-    """Everything a new feed needs."""
+    """Everything a new feed needs: what it is (name, kind, where), then its token."""
+
+    field_order = [*FeedDefinitionForm.base_fields, *TokenForm.base_fields]

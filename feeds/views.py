@@ -4,6 +4,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -14,7 +16,7 @@ from core.permissions import RoleRequiredMixin
 from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
 from feeds import services
-from feeds.forms import FeedCreateForm, FeedDefinitionForm, TokenForm
+from feeds.forms import FeedCreateForm, FeedEditForm, TokenForm
 from feeds.models import Feed, FeedCheck
 
 
@@ -23,7 +25,19 @@ class FeedListView(RoleRequiredMixin, ListView):
     context_object_name = "feeds"
 
     def get_queryset(self) -> Any:
-        return Feed.objects.select_related("current_token").prefetch_related("checks")
+        # The latest is the highest id (checks are numbered as requested): no sort through the join with the run.
+        latest = FeedCheck.objects.filter(feed=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+        return Feed.objects.select_related("current_token").annotate(latest_check_id=Subquery(latest))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """Each feed's latest check as ``feed.latest_check``: two queries, whatever the number of feeds."""
+        ctx = super().get_context_data(**kwargs)
+        feeds = list(ctx["feeds"])
+        checks = FeedCheck.objects.in_bulk([f.latest_check_id for f in feeds if f.latest_check_id])
+        for feed in feeds:
+            feed.latest_check = checks.get(feed.latest_check_id)
+        ctx["feeds"] = feeds
+        return ctx
 
 
 class FeedDetailView(RoleRequiredMixin, DetailView):
@@ -66,14 +80,19 @@ class FeedEditView(RoleRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         feed = get_object_or_404(Feed, pk=pk)
         initial = {f: getattr(feed, f) for f in services.EDITABLE_FIELDS}
-        return render(request, "feeds/feed_form.html", {"form": FeedDefinitionForm(initial=initial), "feed": feed})
+        return render(request, "feeds/feed_form.html", {"form": FeedEditForm(initial=initial), "feed": feed})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         feed = get_object_or_404(Feed, pk=pk)
-        form = FeedDefinitionForm(request.POST)
+        form = FeedEditForm(request.POST)
         if form.is_valid():
+            values = dict(form.cleaned_data)
+            token = values.pop("token", "")
             try:
-                services.feed_update(actor=request.user, feed=feed, **form.cleaned_data)
+                with transaction.atomic():
+                    feed = services.feed_update(actor=request.user, feed=feed, token_reentered=bool(token), **values)
+                    if token:
+                        services.feed_set_token(actor=request.user, feed=feed, token=token)
             except ValidationError as exc:
                 apply_validation_error(form, exc)
             else:

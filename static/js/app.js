@@ -14,6 +14,13 @@
       const field = form.querySelector('[data-field="' + name + '"]');
       if (field) field.hidden = show.indexOf(name) === -1;
     });
+    // Mark the fields the chosen kind needs (the server says so too, with the other errors).
+    form.querySelectorAll("[data-required-for]").forEach(function (mark) {
+      const needed = mark.dataset.requiredFor.split(" ").indexOf(kind.value) !== -1;
+      mark.hidden = !needed;
+      const input = mark.closest(".field") && mark.closest(".field").querySelector("input, select, textarea");
+      if (input) input.setAttribute("aria-required", needed ? "true" : "false");
+    });
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-kind-form]").forEach(function (form) {
@@ -69,5 +76,30 @@
         if (["kind", "auth_type", "mode"].indexOf(e.target.name) !== -1) sync(form, spec);
       });
     });
+  });
+})();
+
+// Copy buttons: <button data-copy="#id"> copies the text of #id and says so in [data-copy-status].
+(function () {
+  document.addEventListener("click", function (e) {
+    const button = e.target.closest ? e.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    const status = document.querySelector("[data-copy-status]");
+    const say = function (text) { if (status) status.textContent = text; };
+    const text = source.textContent.trim();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; say("Copied to the clipboard."); },
+        function () { say("Copy failed: select the token and copy it by hand."); });
+    } else {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      say(document.execCommand && document.execCommand("copy") ? "Copied to the clipboard." : "Selected: press Ctrl+C to copy.");
+      if (status && status.textContent.indexOf("Copied") === 0) button.textContent = "Copied";
+    }
   });
 })();

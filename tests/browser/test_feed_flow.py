@@ -107,10 +107,20 @@ def page(browser: Browser, expected_failures: list[str], request: pytest.Fixture
 
 
 def log_in(page: Page, base_url: str, user: User) -> None:
+    """Log in through the form; a user whose role needs a second factor gets an authenticator and types its code
+    on the page that asks for it."""
+    from accounts.mfa import mfa_required
+    from tests.support.mfa import code_of, give_authenticator
+
+    device = give_authenticator(user) if mfa_required(user) else None
     page.goto(f"{base_url}/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
+    if device is not None:
+        expect(page.locator("h1")).to_have_text("Second factor")
+        page.fill("#id_code", code_of(device))
+        page.click("button[type=submit]")
     expect(page.locator(".whoami")).to_contain_text(user.username)
 
 

@@ -44,7 +44,7 @@ def test_it_reencrypts_every_token_version_to_the_new_primary_key(feeds_with_his
     settings.FIELD_ENCRYPTION_KEYS = [new_key.decode()]  # type: ignore[attr-defined]  # old keys can now go
     assert sorted(v.reveal() for v in TokenVersion.objects.all()) == sorted(TOKENS)
     event = AuditEvent.objects.get(action="encryption.rotate_key")
-    assert event.detail == {"rotated": 3, "already_primary": 0}
+    assert event.detail == {"rotated": 3, "already_primary": 0, "retired_keys": 2}
 
 
 def test_running_it_twice_changes_nothing_the_second_time(feeds_with_history: Feed, settings: object) -> None:

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.models import ApiToken
 from dashboard.services import api_token_issue
 
 
@@ -15,8 +16,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--name", default="cli", help="A label for the token (default: cli).")
+        parser.add_argument(
+            "--days", type=int, default=None, help="Days until it expires (default: API_TOKEN_DEFAULT_DAYS)."
+        )
+        parser.add_argument("--read-only", action="store_true", help="The token may only read, whatever the role.")
 
-    def handle(self, *args: Any, username: str, name: str, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, name: str, days: int | None, read_only: bool, **options: Any) -> None:
         User = get_user_model()
         try:
             user = User.objects.get(**{User.USERNAME_FIELD: username})
@@ -25,8 +30,19 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"User {username!r} is not active.")
         try:
-            _, raw = api_token_issue(actor="cli", user=user, name=name)
+            token, raw = api_token_issue(
+                actor="cli",
+                user=user,
+                name=name,
+                expires_in_days=days,
+                scope=ApiToken.Scope.READ if read_only else ApiToken.Scope.FULL,
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        self.stdout.write(f"Issued API token {name!r} for {username}. Store it now; it is not shown again:")
+        scope = "read-only" if token.read_only else "acting with the user's role"
+        expires = token.expires_at.strftime("%Y-%m-%d %H:%M %Z") if token.expires_at else "never"
+        self.stdout.write(
+            f"Issued API token {name!r} for {username} ({scope}, expires {expires}). "
+            "Store it now; it is not shown again:"
+        )
         self.stdout.write(raw)
