@@ -22,10 +22,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+# The first admin's one-time password would scroll off under the processes' start-up lines: it is said again once
+# they are up (kept in the shell's memory only, never in a file).
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap --url http://$(HOST):$(PORT)/
-	$(BIN)/honcho -f Procfile start
+	@msg="$$($(BIN)/python manage.py bootstrap --url http://$(HOST):$(PORT)/)" || exit 1; printf '%s\n' "$$msg"; \
+	  ( sleep 12; printf '\n%s\n' "$$msg" ) & \
+	  exec $(BIN)/honcho -f Procfile start
 
 demo: $(VENV)/.dev
 	$(BIN)/python -m demo

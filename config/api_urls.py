@@ -8,7 +8,9 @@ from audit.api import AuditEventViewSet
 from core.api.views import CheckDetailView, register_check_kind
 from feeds.api import ConnectionViewSet, FeedCheckSerializer, FeedCheckViewSet, FeedViewSet
 from feeds.models import FeedCheck
-from rotations.api import FeedDependentsView, FeedRotateView, RotationViewSet
+from findings.api import FindingViewSet, TargetScanView
+from notifications.api import ChannelViewSet, NotificationViewSet
+from rotations.api import FeedDependentsView, FeedRotateView, RotationViewSet, TargetRotateCredentialView
 from targets.api import DeliveryViewSet, PushViewSet, TargetCheckSerializer, TargetCheckViewSet, TargetViewSet
 from targets.models import TargetCheck
 
@@ -25,11 +27,16 @@ router.register("pushes", PushViewSet, basename="push")
 router.register("audit", AuditEventViewSet, basename="audit")
 router.register("rotations", RotationViewSet, basename="rotation")
 router.register("connections", ConnectionViewSet, basename="connection")
+router.register("notification-channels", ChannelViewSet, basename="notification-channel")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("findings", FindingViewSet, basename="finding")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("checks/<int:pk>/", CheckDetailView.as_view(), name="check-detail"),
     path("feeds/<int:pk>/rotate/", FeedRotateView.as_view(), name="feed-rotate"),
     path("feeds/<int:pk>/dependents/", FeedDependentsView.as_view(), name="feed-dependents"),
+    path("targets/<int:pk>/rotate-credential/", TargetRotateCredentialView.as_view(), name="target-rotate-credential"),
+    path("targets/<int:pk>/scan/", TargetScanView.as_view(), name="target-scan"),
     *router.urls,
 ]

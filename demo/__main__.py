@@ -80,6 +80,9 @@ def demo_env(data_dir: Path, host: str, port: int) -> dict[str, str]:
             "PORT": str(port),
             "WEB_BIND": f"{host}:{port}",
             "WORKER_CONCURRENCY": env.get("WORKER_CONCURRENCY") or "16",
+            # A look around needs no authenticator app: the demo asks nobody for a second factor (anyone may
+            # still add one under My account). `make run` and production ask admins for one.
+            "MFA_REQUIRED_ROLES": env.get("MFA_REQUIRED_ROLES", ""),
         }
     )
     return env
@@ -96,7 +99,7 @@ def install_signal_handlers() -> None:
 
 
 def setup_django(env: dict[str, str], data_dir: Path) -> None:
-    for key in ("DATA_DIR", "DJANGO_SETTINGS_MODULE", "PLAIN_HTTP_HOSTS", "HOST", "PORT"):
+    for key in ("DATA_DIR", "DJANGO_SETTINGS_MODULE", "PLAIN_HTTP_HOSTS", "HOST", "PORT", "MFA_REQUIRED_ROLES"):
         os.environ[key] = env[key]
     from core.keys import local_encryption_keys
 

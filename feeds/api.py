@@ -113,7 +113,7 @@ class FeedSerializer(serializers.ModelSerializer):
         try:
             with transaction.atomic():
                 if validated:
-                    feed = services.feed_update(actor=actor, feed=feed, **validated)
+                    feed = services.feed_update(actor=actor, feed=feed, token_reentered=bool(token), **validated)
                 if token:
                     services.feed_set_token(actor=actor, feed=feed, token=token, expires_at=expires_at)
                 elif has_expiry:

@@ -6,7 +6,9 @@ appends to from its ``AppConfig.ready()`` (with :func:`register`); feeds calls w
 - ``dependents_providers``: ``provider(feed) -> [(kind_plural, [names])]``, what would go with the feed when it is
   deleted, for the confirmation page and the audit event;
 - ``push_all``: ``pusher(feed, actor=..., restart_consent=...) -> [records with a pk]``, push the feed everywhere
-  it is delivered now.
+  it is delivered now;
+- ``on_token_expiry_changed``: ``hook(feed)`` after the feed's current token or its known expiry changed (also when
+  the feed is created), inside the transaction that changed it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ if TYPE_CHECKING:
 CredentialChanged = Callable[..., None]
 DependentsProvider = Callable[["Feed"], Sequence[tuple[str, list[str]]]]
 Pusher = Callable[..., Sequence[Any]]
+TokenExpiryChanged = Callable[["Feed"], None]
 
 on_credential_changed: list[CredentialChanged] = []
 dependents_providers: list[DependentsProvider] = []
 push_all: list[Pusher] = []
+on_token_expiry_changed: list[TokenExpiryChanged] = []
 
 H = TypeVar("H")
 
@@ -39,6 +43,12 @@ def credential_changed(feed: Feed, *, actor: Any) -> None:
     """Tell every app that the feed's credentialed URL changed."""
     for hook in on_credential_changed:
         hook(feed, actor=actor)
+
+
+def token_expiry_changed(feed: Feed) -> None:
+    """Tell every app that the feed's current token or its expiry changed."""
+    for hook in on_token_expiry_changed:
+        hook(feed)
 
 
 def dependents(feed: Feed) -> list[tuple[str, list[str]]]:

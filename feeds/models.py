@@ -209,7 +209,10 @@ class TokenVersion(models.Model):
         )
 
     def reveal(self) -> str:
-        """The plaintext token. Call only where it is sent to a feed or a target."""
+        """The plaintext token. Call only where it is sent to a feed or a target. A version destroyed after its
+        grace (``rotations.retention``) has no value left: a clear, permanent error."""
+        if not self.ciphertext:
+            raise crypto.DecryptionError("This token version was destroyed after its rotation grace; it has no value.")
         return crypto.decrypt(self.ciphertext)
 
     def expiry_status(self) -> str:

@@ -17,7 +17,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from core import checks, crypto
 from core.models import CheckRun
-from core.urlpolicy import validate_service_url
+from core.urlpolicy import origin, validate_service_url
 from feeds import hooks, kinds
 from feeds.models import CheckStatus, Feed, FeedCheck, TokenVersion
 from feeds.probe import probe_index
@@ -166,6 +166,7 @@ def feed_create(
         secrets=[token],
     )
     feed_check_request(actor=actor, feed=feed)
+    hooks.token_expiry_changed(feed)
     return feed
 
 
@@ -210,9 +211,10 @@ def _clean_rotation(feed: Feed, kind: str, changes: dict[str, Any]) -> dict[str,
 
 
 @transaction.atomic
-def feed_update(*, actor: Any, feed: Feed, **changes: Any) -> Feed:
+def feed_update(*, actor: Any, feed: Feed, token_reentered: bool = False, **changes: Any) -> Feed:
     """Change a feed's definition and rotation settings (not its token). Records which fields changed, old and
-    new values."""
+    new values. Moving the index to another origin (scheme, host, port) is refused unless the caller sets the
+    token again in the same transaction (``token_reentered``): the stored token never follows a new address."""
     feed = Feed.objects.select_for_update().get(pk=feed.pk)
     rotation = _clean_rotation(feed, str(changes.get("kind") or feed.kind), changes)
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -228,6 +230,13 @@ def feed_update(*, actor: Any, feed: Feed, **changes: Any) -> Feed:
         # A URL entered directly replaces the parts it was built from.
         values.update({p: "" for p in PART_FIELDS})
     values["index_url"] = resolve_index_url(values["kind"], values)
+    if origin(values["index_url"]) != origin(feed.index_url) and feed.current_token_id and not token_reentered:
+        raise ValidationError(
+            {
+                "token": "Enter the token again to point this feed at another host: the stored one is never sent to a "
+                "new place unasked."
+            }
+        )
     values["username"] = str(values["username"]).strip()
     _check_username(values["kind"], values["username"])
     # The username may itself be a secret (Databricks' docs put a PAT there), so only its change is recorded.
@@ -292,6 +301,7 @@ def feed_set_token(
     )
     feed_check_request(actor=actor, feed=feed)
     _on_credential_changed(feed, actor=actor)
+    hooks.token_expiry_changed(feed)
     return version
 
 
@@ -320,6 +330,7 @@ def feed_switch_token(*, actor: Any, feed: Feed, version: TokenVersion, reason: 
     )
     feed_check_request(actor=actor, feed=feed)
     _on_credential_changed(feed, actor=actor)
+    hooks.token_expiry_changed(feed)
     return feed
 
 
@@ -344,6 +355,7 @@ def feed_set_expiry(*, actor: Any, feed: Feed, expires_at: Any) -> None:
             "token_expires_at": _iso(expires_at),
         },
     )
+    hooks.token_expiry_changed(feed)
 
 
 def _on_credential_changed(feed: Feed, *, actor: Any) -> None:
@@ -389,9 +401,13 @@ def feed_check_run(*, check_id: int) -> FeedCheck | None:
     if feed.current_token is None:
         status, http_status, detail = CheckStatus.ERROR, None, "The feed has no token to check."
     else:
-        token = feed.current_token.reveal()
-        result = probe_index(feed.index_url, feed.effective_username, token)
-        status, http_status, detail = result.status, result.http_status, result.detail
+        try:
+            token = feed.current_token.reveal()
+        except crypto.DecryptionError as exc:
+            status, http_status, detail = CheckStatus.ERROR, None, str(exc)
+        else:
+            result = probe_index(feed.index_url, feed.effective_username, token)
+            status, http_status, detail = result.status, result.http_status, result.detail
     with transaction.atomic():
         checks.finish(check, status=status, detail=detail, http_status=http_status, fingerprint=feed.fingerprint)
         audit_record(

@@ -53,8 +53,14 @@ def outsider(db: None) -> User:
 @pytest.fixture
 def login() -> Callable[[User], Client]:
     def make(user: User) -> Client:
+        """A client signed in as ``user``, past the second factor when the user's role needs one."""
+        from accounts.mfa import mfa_required
+        from tests.support.mfa import verify_session
+
         client = Client()
         client.force_login(user)
+        if mfa_required(user):
+            verify_session(client, user)
         return client
 
     return make

@@ -124,7 +124,7 @@ def test_a_saved_token_appears_in_no_page_answer_log_audit_row_or_database_colum
     assert "feeds.run_feed_check" in celery_worker_process.log()
 
     # Every page and API answer.
-    pages = ["/", "/feeds/", "/audit/", "/account/tokens/"]
+    pages = ["/", "/feeds/", "/audit/", "/account/tokens/", "/notifications/", "/notifications/channels/"]
     for pk in (ui_feed.pk, api_feed_id):
         pages += [f"/feeds/{pk}/", f"/feeds/{pk}/edit/", f"/feeds/{pk}/token/", f"/feeds/{pk}/delete/"]
     pages += [f"/feeds/checks/{c.pk}/" for c in checks]
@@ -132,6 +132,7 @@ def test_a_saved_token_appears_in_no_page_answer_log_audit_row_or_database_colum
         response = keep(url, ui.get(url))
         assert response.status_code == 200, url  # type: ignore[attr-defined]
     endpoints = ["/api/v1/feeds/", "/api/v1/feed-checks/", "/api/v1/audit/", "/api/v1/schema/?format=json"]
+    endpoints += ["/api/v1/notifications/", "/api/v1/notification-channels/"]
     endpoints += [f"/api/v1/feeds/{pk}/" for pk in (ui_feed.pk, api_feed_id)]
     endpoints += [f"/api/v1/checks/{c.pk}/" for c in checks]
     endpoints += [f"/api/v1/audit/{e.pk}/" for e in AuditEvent.objects.all()]

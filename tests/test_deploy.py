@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_DIR = ROOT / "config" / "settings"
 APP_SERVICES = ("web", "worker", "beat")
 PRODUCTION = "config.settings.production"
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FINGERPRINT_KEY", "ALLOWED_HOSTS")
 # Read outside config/settings: the Makefile and Procfile (where `make run` serves, worker threads) and Django's
 # createsuperuser / our bootstrap command (the first admin).
 OTHER_USER_SETTINGS = {
@@ -120,6 +120,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "FINGERPRINT_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "feedkeeper.example.com",
         # Loading settings and the system checks never connect; these keep a developer's .env out of the way.
         "DATABASE_URL": "sqlite:///:memory:",

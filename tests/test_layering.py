@@ -3,6 +3,8 @@
 - ``core`` is a leaf: it imports no other app of the project;
 - ``feeds`` imports nothing from ``targets`` (targets follow feeds through ``feeds.hooks``) or ``rotations``, nor
   the audit pages or API, nor ``dashboard``; ``targets`` imports nothing from ``rotations`` (rotations build on both);
+- ``feeds``, ``targets`` and ``rotations`` import nothing from ``notifications`` (it follows their hooks and signals);
+- ``feeds`` and ``targets`` import nothing from ``findings`` (it builds on both);
 - no template tag module imports views or forms.
 """
 
@@ -71,6 +73,19 @@ def test_feeds_imports_nothing_from_targets_nor_the_audit_pages() -> None:
 def test_rotations_build_on_feeds_and_targets_never_the_reverse() -> None:
     assert offending(sources("targets"), ("rotations",)) == []
     assert offending(sources("rotations"), ("dashboard",)) == []
+
+
+def test_feeds_targets_and_rotations_never_import_notifications() -> None:
+    """They emit through hooks and signals that ``notifications`` connects in its ``AppConfig.ready()``."""
+    for app in ("feeds", "targets", "rotations"):
+        assert offending(sources(app), ("notifications",)) == []
+
+
+def test_feeds_and_targets_never_import_findings() -> None:
+    """Adapters return plain ``ScanSource`` dataclasses; ``findings`` turns them into rows and follows targets'
+    signals."""
+    for app in ("feeds", "targets"):
+        assert offending(sources(app), ("findings",)) == []
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -38,6 +38,7 @@ FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS",
     default=["qTHzL8z8bS6cPz8k0bZ8n7Y4f1e5Ww3m2Xo0a6B8c9E=", "f6Q4qYb5Vt5qK2m3s8N1hX0c7j9L2d4R6t8y0u2w4zA="],
 )
+FINGERPRINT_KEY = env.str("FINGERPRINT_KEY", default="test-fingerprint-key-not-for-production")
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PLAIN_HTTP_HOSTS = ["127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -49,6 +50,14 @@ WHITENOISE_USE_FINDERS = True
 # Tasks run inline unless a test starts a real worker (tests/conftest.py `celery_worker_process`).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = False
+# A scan after each system health check would call the simulators of every other test; findings tests turn it on.
+FINDINGS_SCAN_AFTER_HEALTH = env.bool("FINDINGS_SCAN_AFTER_HEALTH", default=False)
+# Each test process counts rate limits on its own (a shared Redis would let tests of other runs interfere), and the
+# limits are off: user ids repeat from test to test, so counts would leak between them. Tests of the limits set them
+# (tests/security/test_rate_limits.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "feedkeeper-tests"}}
+API_RATE_LIMIT = ""
+EXPENSIVE_RATE_LIMIT = ""
 HTTP_CONNECT_TIMEOUT = 2.0
 HTTP_READ_TIMEOUT = 5.0
 

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import msal
-import requests
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -98,13 +97,10 @@ class PatClient(VendorClient):
         )
 
 
-def _entra_session() -> requests.Session:
-    """msal's HTTP client: trusting ``CA_BUNDLE`` (else the system's CAs) and nothing from the environment, since
-    requests lets ``REQUESTS_CA_BUNDLE`` or a proxy variable override what is set here."""
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = settings.CA_BUNDLE or True
-    return session
+def _entra_session() -> http.MsalHttpClient:
+    """msal's HTTP client: the one HTTP seam, so Entra gets ``CA_BUNDLE`` (nothing from the environment), the
+    connect-time address check, the timeouts and redaction like every other outgoing request."""
+    return http.MsalHttpClient()
 
 
 def msal_app(connection: Any) -> msal.ConfidentialClientApplication:
