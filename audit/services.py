@@ -46,5 +46,17 @@ def audit_record(
         outcome=outcome,
         detail=redact_data(detail or {}, secrets),
     )
-    transaction.on_commit(audit_seal_quietly)
+    _seal_after_commit()
     return event
+
+
+def _seal_after_commit() -> None:
+    """Seal once the surrounding transaction commits: one seal per transaction, however many events it records.
+    A seal already waiting in this savepoint or an enclosing one covers this event too (whatever would discard it
+    would discard this event with it)."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        current = set(connection.savepoint_ids)
+        if any(func is audit_seal_quietly and sids <= current for sids, func, *_ in connection.run_on_commit):
+            return
+    transaction.on_commit(audit_seal_quietly)

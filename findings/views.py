@@ -12,12 +12,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views import View
-from django.views.generic import ListView
 
 from core.forms import apply_validation_error
 from core.permissions import RoleRequiredMixin
 from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
+from core.views import FilteredListView
 from findings import services
 from findings.filters import FindingFilter
 from findings.forms import IgnoreForm, ReplaceForm
@@ -25,28 +25,14 @@ from findings.models import Finding, FindingStatus, ScanRun
 from targets.models import Target
 
 
-class FindingListView(RoleRequiredMixin, ListView):
+class FindingListView(RoleRequiredMixin, FilteredListView):
     template_name = "findings/finding_list.html"
     context_object_name = "findings"
     paginate_by = 50
+    filterset_class = FindingFilter
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        base = Finding.objects.select_related("target", "feed").order_by("-last_seen", "-id")
-        self.filterset = FindingFilter(request.GET or None, queryset=base)
-        response = super().get(request, *args, **kwargs)
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            response.status_code = 400
-        return response
-
-    def get_queryset(self) -> Any:
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            return self.filterset.queryset
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        ctx["filters"] = self.filterset.form
-        return ctx
+    def base_queryset(self) -> Any:
+        return Finding.objects.select_related("target", "feed").order_by("-last_seen", "-id")
 
 
 def _finding(pk: int) -> Finding:

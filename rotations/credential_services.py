@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from core import checks
 from rotations.models import CREDENTIAL_STEP_ORDER, Phase, Rotation, RotationStep, Status, StepStatus, Trigger
+from rotations.services import _actor_name
 from targets.models import Target
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,6 @@ def _refuse_running(target: Target) -> None:
                 )
             }
         )
-
-
-def _actor_name(actor: Any) -> str:
-    if getattr(actor, "is_authenticated", False):
-        return str(actor.get_username())
-    return str(actor or "system")
 
 
 def credential_rotation_request(*, actor: Any, target: Target, trigger: str = Trigger.MANUAL) -> Rotation:

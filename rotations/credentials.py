@@ -37,6 +37,7 @@ from rotations.engine import (
     Outcome,
     _begin,
     _fail,
+    _iso,
     _move,
     _record,
     _retry_later,
@@ -305,7 +306,3 @@ STEPS: dict[str, Callable[[Rotation], Outcome]] = {
     Phase.VERIFY: step_verify,
     Phase.REVOKE: step_revoke,
 }
-
-
-def _iso(value: object) -> str | None:
-    return value.isoformat() if hasattr(value, "isoformat") else None

@@ -14,12 +14,12 @@ from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.generic import ListView
 
 from core.forms import apply_validation_error
 from core.permissions import RoleRequiredMixin
 from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
+from core.views import FilteredListView
 from feeds.models import Feed
 from feeds.services import feed_update
 from rotations import services
@@ -36,29 +36,14 @@ def _messages_of(exc: ValidationError) -> list[str]:
 # --- rotations ------------------------------------------------------------------------------------------------
 
 
-class RotationListView(RoleRequiredMixin, ListView):
+class RotationListView(RoleRequiredMixin, FilteredListView):
     template_name = "rotations/rotation_list.html"
     context_object_name = "rotations"
     paginate_by = 50
+    filterset_class = RotationListFilter
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        base = Rotation.objects.select_related("feed", "target").order_by("-created_at", "-id")
-        self.filterset = RotationListFilter(request.GET or None, queryset=base)
-        response = super().get(request, *args, **kwargs)
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            response.status_code = 400
-        return response
-
-    def get_queryset(self) -> Any:
-        """The filtered rotations; all of them when a filter value is not valid (the page says which)."""
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            return self.filterset.queryset
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        ctx["filters"] = self.filterset.form
-        return ctx
+    def base_queryset(self) -> Any:
+        return Rotation.objects.select_related("feed", "target").order_by("-created_at", "-id")
 
 
 def progress_context(rotation: Rotation) -> dict[str, Any]:

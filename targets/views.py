@@ -16,6 +16,7 @@ from core.forms import apply_validation_error
 from core.permissions import RoleRequiredMixin
 from core.request_types import HtmxHttpRequest
 from core.roles import ADMIN, OPERATOR
+from core.views import FilteredListView
 from targets import checks, services
 from targets.filters import DeliveryFilter
 from targets.forms import DeliveryForm, PushForm, TargetForm, delivery_initial, target_initial
@@ -166,30 +167,14 @@ class TargetPushAllView(RoleRequiredMixin, View):
 # --- deliveries -----------------------------------------------------------------------------------------------
 
 
-class DeliveryListView(RoleRequiredMixin, ListView):
+class DeliveryListView(RoleRequiredMixin, FilteredListView):
     template_name = "targets/delivery_list.html"
     context_object_name = "deliveries"
     paginate_by = 50
+    filterset_class = DeliveryFilter
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.filterset = DeliveryFilter(
-            request.GET or None, queryset=with_open_push(Delivery.objects.select_related("feed", "target"))
-        )
-        response = super().get(request, *args, **kwargs)
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            response.status_code = 400
-        return response
-
-    def get_queryset(self) -> Any:
-        """The filtered deliveries; all of them when a filter value is not valid (the page says which)."""
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            return self.filterset.queryset
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        ctx["filters"] = self.filterset.form
-        return ctx
+    def base_queryset(self) -> Any:
+        return with_open_push(Delivery.objects.select_related("feed", "target"))
 
 
 class DeliveryDetailView(RoleRequiredMixin, DetailView):

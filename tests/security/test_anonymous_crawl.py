@@ -26,7 +26,7 @@ SAMPLES = {
 PUBLIC = {
     "/login/": "the sign-in page",
     "/logout/": "signing out needs no session (Django's LogoutView: POST; GET is 405)",
-    "/healthz": "the load balancer's health check (API.md: no auth)",
+    "/healthz": "the load balancer's health check (the API contract: no auth)",
     "/metrics": "Prometheus: needs METRICS_TOKEN or an allowed network; 404 while neither is set",
     "/admin/login/": "Django admin's own sign-in page",
     "/admin/logout/": "Django admin's sign-out",
