@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKER_CONCURRENCY ?= 16
-export HOST PORT WORKER_CONCURRENCY
+# A thread pool lives in one process, on one core: one worker process per core.
+WORKER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
+export HOST PORT WORKER_CONCURRENCY WORKER_PROCESSES
 export WEB_BIND := $(HOST):$(PORT)
 
 .PHONY: run demo test lint typecheck check clean
@@ -28,7 +30,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	@msg="$$($(BIN)/python manage.py bootstrap --url http://$(HOST):$(PORT)/)" || exit 1; printf '%s\n' "$$msg"; \
 	  ( sleep 12; printf '\n%s\n' "$$msg" ) & \
-	  exec $(BIN)/honcho -f Procfile start
+	  exec $(BIN)/honcho -f Procfile start -c worker=$(WORKER_PROCESSES)
 
 demo: $(VENV)/.dev
 	$(BIN)/python -m demo

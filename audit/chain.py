@@ -67,7 +67,13 @@ def event_hash(row: dict[str, Any], *, seq: int, prev_hash: str) -> str:
     return hashlib.sha256(canonical(row, seq=seq, prev_hash=prev_hash)).hexdigest()
 
 
-def _head_for_update() -> AuditChainHead:
+def _head_for_update(*, wait: bool = True) -> AuditChainHead | None:
+    """The chain head, locked. Without ``wait``, None when another sealer holds it."""
+    head = AuditChainHead.objects.select_for_update(skip_locked=not wait).filter(pk=1).first()
+    if head is not None:
+        return head
+    if not wait and AuditChainHead.objects.filter(pk=1).exists():
+        return None  # locked by another sealer
     AuditChainHead.objects.get_or_create(pk=1)
     return AuditChainHead.objects.select_for_update().get(pk=1)
 
@@ -85,15 +91,19 @@ def _seal_sql(rows: list[tuple[int, str, str, int]]) -> None:
             raise DatabaseError(f"sealed {cursor.rowcount} of {len(rows)} audit events; rolled back")
 
 
-def audit_seal(*, batch: int = 1000) -> int:
+def audit_seal(*, batch: int = 1000, wait: bool = True) -> int:
     """Seal every committed unsealed event, in id order, each in the chain after the last. Returns how many.
-    Safe to run concurrently from any process: sealers queue on the chain head's row lock."""
+    Safe to run concurrently from any process: sealers queue on the chain head's row lock.
+
+    Without ``wait`` (the seal after each commit) a sealer that finds the head locked leaves at once instead of
+    queueing: the sealer holding it looks for unsealed events again after it commits, so it seals those too (an
+    event committed before this sealer found the head locked is committed before the holder looks again)."""
     sealed = 0
-    while True:
-        if not AuditEvent.objects.filter(seq__isnull=True).exists():
-            return sealed
+    while AuditEvent.objects.filter(seq__isnull=True).exists():
         with transaction.atomic():
-            head = _head_for_update()
+            head = _head_for_update(wait=wait)
+            if head is None:
+                return sealed
             rows = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id").values(*HASHED)[:batch])
             if not rows:
                 return sealed
@@ -107,14 +117,14 @@ def audit_seal(*, batch: int = 1000) -> int:
             _seal_sql(updates)
             AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
             sealed += len(rows)
-        if len(rows) < batch:
-            return sealed
+    return sealed
 
 
 def audit_seal_quietly() -> None:
-    """Seal after a commit; a failure (a lock timeout) is logged and left to the next run of the beat task."""
+    """Seal after a commit, unless another sealer is at it (it seals this commit's events too); a failure (a
+    lock timeout) is logged and left to the next run of the beat task."""
     try:
-        audit_seal()
+        audit_seal(wait=False)
     except DatabaseError:
         log.warning("Sealing audit events failed; the periodic seal will retry.", exc_info=True)
 

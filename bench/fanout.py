@@ -226,6 +226,18 @@ def make_run_default_concurrency() -> int:
     return int(found.group(1)) if found else 16
 
 
+def make_run_default_processes() -> int:
+    """``WORKER_PROCESSES`` of the Makefile: how many worker processes ``make run`` starts (one per core when it
+    says ``nproc``)."""
+    found = re.search(r"^WORKER_PROCESSES\s*\?=\s*(.+)$", (BASE_DIR / "Makefile").read_text(), re.MULTILINE)
+    if not found:
+        return 1
+    value = found.group(1).strip()
+    if value.isdigit():
+        return int(value)
+    return (os.cpu_count() or 1) if "nproc" in value else 1
+
+
 def procfile_argv(name: str, concurrency: int) -> list[str]:
     """The command ``make run`` (honcho with the Procfile) starts as process ``name``, variables filled in."""
     for line in (BASE_DIR / "Procfile").read_text().splitlines():
@@ -246,6 +258,43 @@ def start_worker(env: dict[str, str], concurrency: int, log: Path, index: int = 
     return subprocess.Popen(
         argv, cwd=BASE_DIR, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+def start_profilers(workers: list[subprocess.Popen[bytes]]) -> list[subprocess.Popen[bytes]]:
+    """With ``BENCH_PROFILE=DIR`` (and py-spy installed), sample each worker during the fan-out only, into
+    ``DIR/worker-N.txt`` (collapsed stacks of the thread holding the GIL: what the worker spends its CPU on)."""
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return []
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(w.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--gil",
+                "--nonblocking",
+                "-o",
+                str(Path(folder) / f"worker-{i}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i, w in enumerate(workers)
+    ]
+
+
+def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in profilers:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for proc in profilers:
+        proc.wait(timeout=60)
 
 
 def start_beat(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -465,7 +514,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--concurrency", type=int, default=make_run_default_concurrency(), help="worker threads (make run: %(default)s)"
     )
-    p.add_argument("--workers", type=int, default=1, help="worker processes (each with --concurrency threads)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=make_run_default_processes(),
+        help="worker processes, each with --concurrency threads (make run: %(default)s, one per core)",
+    )
     p.add_argument("--max-concurrency", type=int, default=4, help="Target.max_concurrency of every target")
     p.add_argument("--sequential-sample", type=int, default=100, help="0 = all deliveries")
     p.add_argument("--platform", choices=["databricks", "valohai", "github"], default="databricks")
@@ -522,7 +576,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         commits0, own0 = backend.db_commits(), time.process_time()
         cpu0 = sum(cpu_seconds(w.pid) for w in workers)
+        profilers = start_profilers(workers)
         elapsed, succeeded, failed = fanout(user, ids, alive, args.timeout)
+        stop_profilers(profilers)
         commits1, own1 = backend.db_commits(), time.process_time()
         cpu1 = sum(cpu_seconds(w.pid) for w in workers)
         rss = max(peak_rss_mb(w.pid) for w in workers)

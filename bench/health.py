@@ -24,12 +24,15 @@ from bench.fanout import (
     Backend,
     cpu_seconds,
     make_run_default_concurrency,
+    make_run_default_processes,
     peak_rss_mb,
     say,
     serve_until_stopped,
     setup_django,
     start_beat,
+    start_profilers,
     start_worker,
+    stop_profilers,
     wait_until,
 )
 
@@ -113,7 +116,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--concurrency", type=int, default=make_run_default_concurrency(), help="worker threads (make run: %(default)s)"
     )
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--workers", type=int, default=make_run_default_processes(), help="worker processes (make run: %(default)s)"
+    )
     p.add_argument("--platform", choices=["databricks", "valohai", "github"], default="databricks")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--serve-sim", choices=["databricks", "valohai", "github"], help=argparse.SUPPRESS)
@@ -158,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         from targets.models import TargetCheck
 
         cpu0 = sum(cpu_seconds(w.pid) for w in workers)
+        profilers = start_profilers(workers)
         t0 = time.monotonic()
         checks = targets_check_all(actor=user)
         ids = [c.pk for c in checks]
@@ -168,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             alive,
         )
         elapsed = time.monotonic() - t0
+        stop_profilers(profilers)
         cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu0
         by_status: dict[str, int] = {}
         for status in TargetCheck.objects.filter(pk__in=ids).values_list("status", flat=True):

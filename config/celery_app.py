@@ -2,9 +2,10 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, task_prerun, worker_init
 
 import core.broker  # noqa: F401  (registers the embedded broker's transport)
 
@@ -39,3 +40,16 @@ def _verify_keys(**kwargs: object) -> None:
     from core.keycheck import verify_keys
 
     verify_keys()
+
+
+@task_prerun.connect
+def _close_old_connections(task: Any = None, **kwargs: object) -> None:
+    """Before each task, what Django does before each request: close this thread's database connection if it
+    failed or is older than ``CONN_MAX_AGE`` (``CONN_HEALTH_CHECKS`` tests a reused one on first use). The others
+    are reused, not opened anew per task (``CELERY_DB_REUSE_MAX``). A task run eagerly, inside its caller, leaves
+    the caller's connection alone."""
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -19,7 +19,17 @@ from django.utils import timezone
 
 from core.models import CheckRun, RunState
 
-__all__ = ["MAX_DETAIL", "ReconcileResult", "RunState", "claim", "finish", "reconcile", "request", "requester"]
+__all__ = [
+    "MAX_DETAIL",
+    "ReconcileResult",
+    "RunState",
+    "claim",
+    "finish",
+    "reconcile",
+    "request",
+    "request_many",
+    "requester",
+]
 
 MAX_DETAIL = 2000
 REQUEUE_BATCH = 500
@@ -41,6 +51,33 @@ def request(model: type[Run], *, actor: Any, enqueue: Enqueue, **fields: Any) ->
         check = model.objects.create(requested_by=requester(actor), **fields)
         transaction.on_commit(lambda: enqueue(check.pk))
     return check
+
+
+def request_many(model: type[Run], *, kind: str, actor: Any, enqueue: Enqueue, rows: list[dict[str, Any]]) -> list[Run]:
+    """:func:`request` for many checks at once (a sweep over every target): one insert for the shared rows and
+    one for the kind's own, however many; each is enqueued once committed. ``rows`` holds each check's own fields.
+    Django's ``bulk_create`` refuses a model that inherits another table, so the kind's rows are inserted with the
+    parent rows' ids the way ``save()`` inserts one."""
+    if not rows:
+        return []
+    user = requester(actor)
+    meta = model._meta
+    link: Any = meta.parents[CheckRun]
+    with transaction.atomic():
+        parents = CheckRun.objects.bulk_create([CheckRun(kind=kind, requested_by=user) for _ in rows])
+        runs = []
+        for parent, fields in zip(parents, rows, strict=True):
+            run = model(**fields)
+            for field in CheckRun._meta.concrete_fields:
+                setattr(run, field.attname, getattr(parent, field.attname))
+            setattr(run, link.attname, parent.pk)
+            run._state.adding = False
+            runs.append(run)
+        manager: Any = model._base_manager
+        manager._insert(runs, fields=meta.local_concrete_fields, using=transaction.get_connection().alias)
+        ids = [run.pk for run in runs]
+        transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    return runs
 
 
 def claim(check_id: int, kind: str) -> bool:

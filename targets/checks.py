@@ -17,6 +17,7 @@ from core import checks, crypto
 from core.models import CheckRun
 from targets import signals
 from targets.adapters import AdapterError, HealthResult
+from targets.adapters.base import in_background
 from targets.health import Health, overall
 from targets.hooks import credential_expiry_changed
 from targets.models import Target, TargetCheck
@@ -40,11 +41,13 @@ def _run_adapter(check_id: int, target: Target) -> list[HealthResult]:
     adapter = target.adapter()
     deliveries = list(target.deliveries.select_related("feed__current_token"))
     try:
-        info = adapter.describe()
-        if info:
+        described = in_background(adapter.describe)  # meanwhile, the checks
+        results = list(adapter.check_health(deliveries))
+        info = described.result()
+        if info and any(target.info.get(k) != v for k, v in info.items()):
             target.info = {**target.info, **info}
             Target.objects.filter(pk=target.pk).update(info=target.info)
-        return list(adapter.check_health(deliveries))
+        return results
     except AdapterError as exc:
         return [HealthResult("reach", Health.FAILING, str(exc))]
     except crypto.DecryptionError as exc:
@@ -107,8 +110,17 @@ def _store_credential_expiry(target: Target, results: list[HealthResult]) -> Non
 
 
 def targets_check_all(*, actor: Any = "scheduler") -> list[TargetCheck]:
-    """Queue a health check of every target (the scheduled sweep)."""
-    return [target_check_request(actor=actor, target=t) for t in Target.objects.all()]
+    """Queue a health check of every target (the scheduled sweep): two inserts however many targets, then one
+    task per check."""
+    from targets.tasks import run_target_check
+
+    return checks.request_many(
+        TargetCheck,
+        kind=CheckRun.Kind.TARGET,
+        actor=actor,
+        enqueue=run_target_check.delay,
+        rows=[{"target_id": pk} for pk in Target.objects.order_by("pk").values_list("pk", flat=True)],
+    )
 
 
 def target_checks_reconcile() -> dict[str, int]:

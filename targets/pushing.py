@@ -1,9 +1,10 @@
 """Pushing deliveries: request, dispatch under a per-target cap, run, retry, recover, cover.
 
-The database is the source of truth. A push is a row; it is requested (``pending``), dispatched to the broker when
-its target has a free slot (``dispatched_at``), claimed by exactly one worker (``running``, by a conditional update
-that also counts the attempt) and ends ``succeeded`` or ``failed``. Transient failures go back to ``pending`` with a
-backoff. Tasks carry ids only.
+The database is the source of truth. A push is a row; it is requested (``pending``), dispatched (``dispatched_at``)
+with the other ready pushes of its target as one batch when the target has none in flight (one task per batch),
+claimed by exactly one worker (``running``, by a conditional update that also counts the attempt) and ends
+``succeeded`` or ``failed``. The adapter gets the batch at once and makes at most ``Target.max_concurrency``
+platform calls at a time for it. Transient failures go back to ``pending`` with a backoff. Tasks carry ids only.
 
 Concurrency rules:
 
@@ -47,13 +48,15 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_many
 from core import crypto
 from core.backoff import backoff
+from core.db import update_rows
 from core.redaction import redact
 from targets import signals
 from targets.adapters import AdapterError, PushResult
@@ -66,6 +69,8 @@ PUSH_STUCK_AFTER = timedelta(seconds=settings.PUSH_STUCK_AFTER_SECONDS)
 DISPATCH_LOST_AFTER = timedelta(seconds=settings.PUSH_DISPATCH_LOST_AFTER_SECONDS)
 # A request over many deliveries commits per chunk of whole targets of about this many deliveries.
 REQUEST_CHUNK = 200
+# Dispatchers lock at most this many targets in one transaction.
+DISPATCH_CHUNK = 200
 # Lock conflicts are retried quickly; a lost connection is given more time to come back.
 CONFLICT_BACKOFF = (0.05, 1.0)
 CONNECTION_BACKOFF = (0.5, 8.0)
@@ -210,8 +215,9 @@ def _request_chunk(
         pushes = {d.pk: waiting.get(d.pk) or created[d.pk] for d in deliveries}
         if audit is not None:
             audit(pushes)
-        for target_id in target_ids:
-            transaction.on_commit(functools.partial(_enqueue_dispatch, target_id), robust=True)
+        # Once committed, the chunk's targets that have no batch in flight get one (the others get theirs when
+        # their batch in flight ends): a few statements and one task per target, no dispatch task in between.
+        transaction.on_commit(functools.partial(_dispatch_many, target_ids), robust=True)
     return pushes
 
 
@@ -244,59 +250,84 @@ def _enqueue_dispatch(target_id: int, countdown: float | None = None) -> None:
 
 # --- dispatching -----------------------------------------------------------------------------------------------
 def push_dispatch(*, target_id: int) -> int:
-    """Send ready pushes of one target to the broker, never more in flight than ``Target.max_concurrency``.
-    Returns how many were sent."""
-    sent, _ = _dispatch(target_id, take_one=False)
-    return sent
+    """Hand the target's ready pushes to a worker as one batch, if it has none in flight. Returns how many pushes
+    the batch holds (0: nothing ready, or a batch is already dispatched or running)."""
+    dispatched, _ = _dispatch_many([target_id])
+    return dispatched
 
 
 def _dispatch(target_id: int, *, take_one: bool) -> tuple[int, int | None]:
-    """Hand out the target's free slots to ready pushes. Dispatchers of one target are serialised by a row lock
-    on it, so the cap holds. With ``take_one`` the caller (a worker that just freed a slot) keeps the first push to
-    run itself instead of sending it through the broker. Returns (how many were sent, the id kept).
+    """Dispatch the target's next batch; with ``take_one`` the caller (the worker that just finished the target's
+    previous batch) keeps it instead of sending it through the broker."""
+    return _dispatch_many([target_id], keep=target_id if take_one else None)
 
-    The target lock is held only to pick and mark the pushes; the deliveries are marked ``pushing`` after it is
-    released, and only then are the pushes sent (so a worker never finishes one before its delivery says so)."""
-    ready = _db(functools.partial(_pick_ready, target_id), what=f"dispatch of target {target_id}")
-    if not ready:
+
+def _dispatch_many(target_ids: Iterable[int], *, keep: int | None = None) -> tuple[int, int | None]:
+    """Give each target's ready pushes (at most ``PUSH_BATCH_MAX``) to one worker as one batch, unless a batch of
+    it is already dispatched or running: a target has one batch in flight at a time, and that batch makes at most
+    ``Target.max_concurrency`` platform calls at once. Dispatchers of one target are serialised by a row lock on
+    it. One task goes to the broker per batch (the worker that claims its first push claims the rest with it);
+    the batch of target ``keep`` is not sent but returned, for the worker that just finished that target's
+    previous batch to run itself. Returns (how many pushes were dispatched, the push id kept).
+
+    The target locks are held only to pick and mark the pushes, a few statements for any number of targets; the
+    deliveries are marked ``pushing`` after they are released, and only then are the tasks sent (so a worker never
+    finishes one before its delivery says so)."""
+    ids = sorted(set(target_ids))
+    picked: dict[int, list[tuple[int, int]]] = {}
+    for start in range(0, len(ids), DISPATCH_CHUNK):
+        chunk = ids[start : start + DISPATCH_CHUNK]
+        picked.update(_db(functools.partial(_pick_batches, chunk), what=f"dispatch of {len(chunk)} target(s)"))
+    if not picked:
         return 0, None
-    delivery_ids = sorted({d for _, d in ready})
+    delivery_ids = sorted({d for batch in picked.values() for _, d in batch})
     _db(
         lambda: Delivery.objects.filter(pk__in=delivery_ids).update(status=DeliveryStatus.PUSHING),
-        what=f"dispatch of target {target_id}",
+        what=f"dispatch of {len(picked)} target(s)",
     )
-    kept = ready.pop(0)[0] if take_one else None
-    send = [pk for pk, _ in ready]
-    if send:
-        from targets.tasks import run_push
+    from targets.tasks import run_push
 
-        for pk in send:
-            transaction.on_commit(functools.partial(run_push.delay, pk), robust=True)
-    return len(send), kept
+    kept = None
+    for target_id, batch in picked.items():
+        if target_id == keep:
+            kept = batch[0][0]
+        else:
+            transaction.on_commit(functools.partial(run_push.delay, batch[0][0]), robust=True)
+    return sum(len(batch) for batch in picked.values()), kept
 
 
-def _pick_ready(target_id: int) -> list[tuple[int, int]]:
+def _pick_batches(target_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """Lock the targets (id order), skip those with a batch in flight, and mark the next batch of each other one
+    dispatched. Returns {target id: [(push id, delivery id), ...]} in the order the pushes were requested."""
     now = timezone.now()
     with transaction.atomic():
-        target = Target.objects.select_for_update(no_key=True).filter(pk=target_id).values("max_concurrency").first()
-        if target is None:
-            return []
-        mine = Push.objects.filter(target_id=target_id)
-        inflight = mine.filter(
-            Q(status=PushStatus.RUNNING) | Q(status=PushStatus.PENDING, dispatched_at__isnull=False)
-        ).count()
-        free = target["max_concurrency"] - inflight
-        if free <= 0:
-            return []
-        ready = list(
-            mine.filter(status=PushStatus.PENDING, dispatched_at__isnull=True)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("created_at", "id")
-            .values_list("pk", "delivery_id")[:free]
+        locked = list(
+            Target.objects.select_for_update(no_key=True)
+            .filter(pk__in=target_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        if ready:
-            Push.objects.filter(pk__in=[pk for pk, _ in ready]).update(dispatched_at=now)
-    return ready
+        if not locked:
+            return {}
+        in_flight = Q(status=PushStatus.RUNNING) | Q(status=PushStatus.PENDING, dispatched_at__isnull=False)
+        busy = set(Push.objects.filter(in_flight, target_id__in=locked).values_list("target_id", flat=True).distinct())
+        idle = [pk for pk in locked if pk not in busy]
+        if not idle:
+            return {}
+        rows = (
+            Push.objects.filter(target_id__in=idle, status=PushStatus.PENDING, dispatched_at__isnull=True)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .annotate(place=Window(RowNumber(), partition_by=[F("target_id")], order_by=[F("created_at"), F("id")]))
+            .filter(place__lte=settings.PUSH_BATCH_MAX)
+            .order_by("target_id", "created_at", "id")
+            .values_list("pk", "target_id", "delivery_id")
+        )
+        picked: dict[int, list[tuple[int, int]]] = {}
+        for pk, target_id, delivery_id in rows:
+            picked.setdefault(target_id, []).append((pk, delivery_id))
+        if picked:
+            Push.objects.filter(pk__in=[pk for batch in picked.values() for pk, _ in batch]).update(dispatched_at=now)
+    return picked
 
 
 # --- running ---------------------------------------------------------------------------------------------------
@@ -360,27 +391,17 @@ class DeadlineExceeded(Exception):
 
 
 def _claim_siblings(push: Push) -> list[Push]:
-    """Also take the target's other pushes that were sent to the broker but not yet claimed (they count against
-    the target's cap already), so the adapter gets them as one batch and may share calls between them. Their own
-    tasks then find nothing to claim. One update claims them all; the claim's start time tells them apart from
-    pushes another worker claimed meanwhile."""
+    """Also take the target's other pushes that were dispatched with it but not yet claimed, so the adapter gets
+    them as one batch and may share calls between them. One update claims them all; the claim's start time tells
+    them apart from pushes another worker claimed meanwhile."""
     waiting = Push.objects.filter(
         target_id=push.target_id, status=PushStatus.PENDING, dispatched_at__isnull=False, started_at__isnull=True
     )
     now = timezone.now()
     try:
-        ids = _db(
-            lambda: list(
-                waiting.exclude(pk=push.pk)
-                .order_by("created_at", "id")
-                .values_list("pk", flat=True)[: settings.PUSH_BATCH_MAX - 1]
-            ),
-            what=f"batch of push {push.pk}",
-        )
-        if not ids:
-            return []
+        picked = waiting.exclude(pk=push.pk).order_by("created_at", "id").values("pk")[: settings.PUSH_BATCH_MAX - 1]
         claimed = _db(
-            lambda: waiting.filter(pk__in=ids).update(
+            lambda: waiting.filter(pk__in=Subquery(picked)).update(
                 status=PushStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
             ),
             what=f"batch of push {push.pk}",
@@ -390,7 +411,8 @@ def _claim_siblings(push: Push) -> list[Push]:
         return _db(
             lambda: list(
                 Push.objects.select_related(*_CLAIM_RELATED)
-                .filter(pk__in=ids, status=PushStatus.RUNNING, started_at=now)
+                .filter(target_id=push.target_id, status=PushStatus.RUNNING, started_at=now)
+                .exclude(pk=push.pk)
                 .order_by("created_at", "id")
             ),
             what=f"batch of push {push.pk}",
@@ -583,23 +605,28 @@ def _supervise(pushes: list[Push], work: Callable[[], T]) -> T:
                 f"The push did not finish within {settings.PUSH_DEADLINE_SECONDS:g} s; it was abandoned and will "
                 "run again."
             )
-        for push in pushes:
-            _heartbeat(push)
+        _heartbeat(pushes)
 
 
-def _heartbeat(push: Push) -> bool:
-    """Say the push is alive. False when the claim is gone (taken over) or the database did not answer."""
+def _heartbeat(pushes: list[Push]) -> int:
+    """Say the batch's pushes are alive, in one statement. Returns how many still hold their claim (a push taken
+    over by another worker, or a database that did not answer, counts as lost here)."""
+    claims = Q()
+    for push in pushes:
+        claims |= Q(pk=push.pk, attempts=push.attempts)
     try:
-        alive = Push.objects.filter(pk=push.pk, status=PushStatus.RUNNING, attempts=push.attempts).update(
-            heartbeat_at=timezone.now()
-        )
+        alive = Push.objects.filter(claims, status=PushStatus.RUNNING).update(heartbeat_at=timezone.now())
     except _DB_ERRORS as exc:
-        log.warning("Heartbeat of push %s failed: %s", push.pk, exc)
+        log.warning("Heartbeat of pushes %s failed: %s", [p.pk for p in pushes], exc)
         _reset_connection()
-        return False
-    if not alive:
-        log.warning("Push %s (attempt %d) was taken over; its outcome will be dropped", push.pk, push.attempts)
-    return bool(alive)
+        return 0
+    if alive < len(pushes):
+        log.warning(
+            "%d of pushes %s were taken over; their outcomes will be dropped",
+            len(pushes) - alive,
+            [p.pk for p in pushes],
+        )
+    return alive
 
 
 # --- outcomes --------------------------------------------------------------------------------------------------
@@ -618,75 +645,6 @@ def _dropped(push: Push, outcome: str) -> Push:
     return push
 
 
-def _succeeded(push: Push, fingerprint: str, result: PushResult) -> Push:
-    now = timezone.now()
-    detail = {**result.detail, "notes": result.notes}
-    changes: dict[str, Any] = {
-        "status": PushStatus.SUCCEEDED,
-        "finished_at": now,
-        "heartbeat_at": None,
-        "fingerprint": fingerprint,
-        "remote_ts": result.remote_ts,
-        "error": "",
-        "detail": detail,
-    }
-
-    def write() -> bool | None:
-        """None when the claim was lost; else whether the pushed token is still the feed's."""
-        with transaction.atomic():
-            if not _settle(push, **changes):
-                return None
-            delivery = (
-                Delivery.objects.select_for_update(of=("self",), no_key=True)
-                .select_related("feed__current_token")
-                .get(pk=push.delivery_id)
-            )
-            current = delivery.feed.fingerprint == fingerprint
-            delivery.status = DeliveryStatus.DELIVERED if current else DeliveryStatus.STALE
-            delivery.delivered_fingerprint, delivery.delivered_remote_ts = fingerprint, result.remote_ts
-            delivery.last_pushed_at, delivery.last_error = now, ""
-            delivery.state = {**delivery.state, **detail}
-            delivery.save(
-                update_fields=[
-                    "status",
-                    "delivered_fingerprint",
-                    "delivered_remote_ts",
-                    "last_pushed_at",
-                    "last_error",
-                    "state",
-                    "updated_at",
-                ]
-            )
-            audit_record(
-                actor=push.requested_by or "system",
-                action="delivery.push",
-                obj=delivery,
-                detail={
-                    "push": push.pk,
-                    "fingerprint": fingerprint,
-                    "remote_ts": result.remote_ts,
-                    "notes": result.notes,
-                    "attempts": push.attempts,
-                },
-            )
-            return current
-
-    current = _db(write, what=f"outcome of push {push.pk}")
-    if current is None:
-        return _dropped(push, "succeeded")
-    for name, value in changes.items():
-        setattr(push, name, value)
-    if not current:
-        # The token changed while we pushed: push again with the new one (if this fails, the delivery is stale
-        # without a push, and the reconciler requests one).
-        try:
-            pushes_request(deliveries=[Delivery.objects.get(pk=push.delivery_id)], actor="system", reason="stale")
-        except _DB_ERRORS:
-            log.warning("Requesting the stale push of delivery %s failed", push.delivery_id, exc_info=True)
-            _reset_connection()
-    return push
-
-
 # What a success changes on its delivery.
 DELIVERED_FIELDS = (
     "status",
@@ -700,11 +658,13 @@ DELIVERED_FIELDS = (
 
 
 def _succeeded_many(entries: list[tuple[Push, str, PushResult]]) -> list[Push]:
-    """Record the successes of a batch in one transaction: each push only while its worker still holds the claim
-    (running, same attempt; pushes locked in id order, then their deliveries), one statement per table, one audit
-    event per push. A delivery whose feed changed token meanwhile is pushed again."""
+    """Record the successes of a batch in one transaction of five statements, however big the batch: lock the
+    pushes this worker still holds (running, same attempt; id order), then their deliveries; one update per
+    table; the audit events (one per push) in one insert. A delivery whose feed changed token meanwhile is pushed
+    again."""
     now = timezone.now()
     by_pk = {push.pk: (push, fingerprint, result) for push, fingerprint, result in entries}
+    fields = ["status", "finished_at", "heartbeat_at", "fingerprint", "remote_ts", "error", "detail"]
 
     def write() -> tuple[list[Push], list[Delivery]]:
         with transaction.atomic():
@@ -723,10 +683,7 @@ def _succeeded_many(entries: list[tuple[Push, str, PushResult]]) -> list[Push]:
                 row.fingerprint, row.remote_ts, row.error = fingerprint, result.remote_ts, ""
                 row.detail = {**result.detail, "notes": result.notes}
                 rows.append(row)
-            fields = ["status", "finished_at", "heartbeat_at", "fingerprint", "remote_ts", "error", "detail"]
-            # Plain updates of rows this transaction has locked: cheaper to build than bulk_update's CASE per field.
-            for row in rows:
-                Push.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in fields})
+            update_rows(Push, rows, fields)
             deliveries = {
                 d.pk: d
                 for d in Delivery.objects.select_for_update(of=("self",), no_key=True)
@@ -735,6 +692,7 @@ def _succeeded_many(entries: list[tuple[Push, str, PushResult]]) -> list[Push]:
                 .order_by("pk")
             }
             stale = []
+            events = []
             for (push, fingerprint, result), row in zip(held, rows, strict=True):
                 delivery = deliveries[push.delivery_id]
                 current = delivery.feed.fingerprint == fingerprint
@@ -744,22 +702,22 @@ def _succeeded_many(entries: list[tuple[Push, str, PushResult]]) -> list[Push]:
                 delivery.state = {**delivery.state, **row.detail}
                 if not current:
                     stale.append(delivery)
-                audit_record(
-                    actor=push.requested_by or "system",
-                    action="delivery.push",
-                    obj=delivery,
-                    detail={
-                        "push": push.pk,
-                        "fingerprint": fingerprint,
-                        "remote_ts": result.remote_ts,
-                        "notes": result.notes,
-                        "attempts": push.attempts,
-                    },
+                events.append(
+                    audit_event(
+                        actor=push.requested_by or "system",
+                        action="delivery.push",
+                        obj=delivery,
+                        detail={
+                            "push": push.pk,
+                            "fingerprint": fingerprint,
+                            "remote_ts": result.remote_ts,
+                            "notes": result.notes,
+                            "attempts": push.attempts,
+                        },
+                    )
                 )
-            for delivery in deliveries.values():
-                Delivery.objects.filter(pk=delivery.pk).update(
-                    **{name: getattr(delivery, name) for name in DELIVERED_FIELDS}
-                )
+            update_rows(Delivery, list(deliveries.values()), DELIVERED_FIELDS)
+            audit_record_many(events)
             for (push, _, _), row in zip(held, rows, strict=True):
                 for name in fields:
                     setattr(push, name, getattr(row, name))
@@ -893,7 +851,7 @@ def pushes_recover() -> dict[str, int]:
         .values_list("target_id", flat=True)
         .distinct()
     )
-    dispatched = sum(push_dispatch(target_id=target_id) for target_id in ready_targets)
+    dispatched, _ = _dispatch_many(ready_targets)
     return {"stuck": stuck, "lost": lost, "requested": len(orphaned), "dispatched": dispatched}
 
 

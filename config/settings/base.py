@@ -340,6 +340,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery closes every database connection before and after each task unless this is set, so each task of a worker
+# thread opened a new PostgreSQL connection (a new server process). Set, Celery closes them only every this many
+# tasks; config/celery_app.py closes a thread's connection before a task when it is broken or older than
+# CONN_MAX_AGE, as Django does per request.
+CELERY_DB_REUSE_MAX = 10_000
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -9,10 +9,11 @@ Adapters talk HTTP only through :mod:`core.http`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -68,7 +69,7 @@ class PushItem:
 
 T = TypeVar("T")
 # Threads for the parallel calls of batches; a worker has at most (its threads x a target's cap) lanes busy.
-LANE_THREADS = 64
+LANE_THREADS = 128
 _lanes: ThreadPoolExecutor | None = None
 _lanes_lock = threading.Lock()
 
@@ -124,6 +125,46 @@ def run_parallel(
     shares = [items[i::parallel] for i in range(min(parallel, len(items)))]
     for future in [_lane_pool().submit(lane, share) for share in shares]:
         future.result()
+
+
+def _closing(fn: Callable[[], T]) -> Callable[[], T]:
+    def run() -> T:
+        try:
+            return fn()
+        finally:
+            db_connection.close()  # a lane must not keep a database connection of its own
+
+    return run
+
+
+def in_background(fn: Callable[[], T]) -> Future[T]:
+    """Start ``fn`` on a lane thread (shared by all batches and checks of the process); ``.result()`` gives its
+    value or raises its exception."""
+    return _lane_pool().submit(_closing(fn))
+
+
+def map_parallel(jobs: list[Callable[[], T]], parallel: int) -> list[T]:
+    """Each job's value, in the order given, running at most ``parallel`` at once (in this thread when one is
+    enough). The first exception of a job is raised after all have ended."""
+    if parallel <= 1 or len(jobs) <= 1:
+        return [job() for job in jobs]
+    values: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def lane(share: list[tuple[int, Callable[[], T]]]) -> None:
+        for index, job in share:
+            try:
+                values[index] = job()
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+                errors.append(exc)
+
+    numbered = list(enumerate(jobs))
+    shares = [numbered[i::parallel] for i in range(min(parallel, len(jobs)))]
+    for future in [in_background(functools.partial(lane, share)) for share in shares]:
+        future.result()
+    if errors:
+        raise errors[0]
+    return [values[i] for i in range(len(jobs))]
 
 
 @dataclass(frozen=True)

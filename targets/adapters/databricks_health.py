@@ -10,12 +10,14 @@ whether the feed itself accepts the token (its latest credential check).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from targets.adapters.base import AdapterError, HealthResult
+from targets.adapters.base import AdapterError, HealthResult, map_parallel
 from targets.adapters.common import FAILING, OK, WARNING, feed_checks
 from targets.adapters.databricks.config import NON_EDITABLE_SOURCES
 
@@ -38,12 +40,14 @@ def check_health(adapter: DatabricksAdapter, deliveries: list[Any]) -> list[Heal
     results.append(
         HealthResult("authentication", OK, f"Signed in as {who}" + (" (admin)" if "admins" in groups else ""))
     )
-    results.append(_token_expiry(adapter, api))
-    for delivery in deliveries:
-        results.extend(_delivery_checks(adapter, api, delivery))
+    # Signed in, the other checks are independent of one another: at most the target's cap of calls at once.
+    jobs: list[Callable[[], list[HealthResult]]] = [lambda: [_token_expiry(adapter, api)]]
+    jobs += [functools.partial(_delivery_checks, adapter, api, d) for d in deliveries]
     if any(d.mode == "workspace_default" for d in deliveries):
-        results.append(_package_scope_acl(api))
-    results.extend(_needs_restart(api, deliveries))
+        jobs.append(lambda: [_package_scope_acl(api)])
+    jobs.append(lambda: _needs_restart(api, deliveries))
+    for found in map_parallel(jobs, max(1, adapter.target.max_concurrency)):
+        results.extend(found)
     results.extend(feed_checks(deliveries))
     return results
 

@@ -79,3 +79,34 @@ def test_the_app_uses_the_atomic_transport_when_no_redis_is_configured(settings:
         pytest.skip("Redis is the broker here")
     assert base.CELERY_BROKER_URL == "fsatomic://"
     assert type(Connection("fsatomic://").transport) is broker.Transport
+
+
+def test_two_consumers_draining_one_queue_get_each_message_exactly_once(tmp_path: Path) -> None:
+    """``make run`` starts a worker process per core on one queue folder: each message must reach one of them."""
+    import threading
+
+    options = _options(tmp_path)
+    count = 300
+    with Connection("fsatomic://", transport_options=options) as producer:
+        queue = producer.SimpleQueue("celery")
+        for n in range(count):
+            queue.put({"n": n})
+    received: list[list[int]] = [[], [], []]
+
+    def drain(mine: list[int]) -> None:
+        with Connection("fsatomic://", transport_options=options) as conn:
+            channel = conn.default_channel
+            while True:
+                try:
+                    raw = channel._get("celery")
+                except Empty:
+                    return
+                mine.append(channel.Message(raw, channel=channel).decode()["n"])
+
+    threads = [threading.Thread(target=drain, args=(r,)) for r in received]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(n for r in received for n in r) == list(range(count))  # none twice, none lost
+    assert os.listdir(options["data_folder_in"]) == [] and os.listdir(options["processed_folder"]) == []

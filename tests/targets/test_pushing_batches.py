@@ -17,10 +17,12 @@ class RecordingAdapter(Adapter):
     """Records each batch it is handed; fails the deliveries named in ``failing``."""
 
     batches: list[list[int]] = []
+    parallel: list[int] = []
     failing: set[int] = set()
 
     def push_many(self, items: list[PushItem], *, parallel: int) -> None:
         self.batches.append([i.delivery.pk for i in items])
+        self.parallel.append(parallel)
         for item in items:
             if item.delivery.pk in self.failing:
                 item.error = AdapterError("refused", permanent=True)
@@ -30,7 +32,7 @@ class RecordingAdapter(Adapter):
 
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch) -> type[RecordingAdapter]:
-    RecordingAdapter.batches, RecordingAdapter.failing = [], set()
+    RecordingAdapter.batches, RecordingAdapter.parallel, RecordingAdapter.failing = [], [], set()
     monkeypatch.setattr(Target, "adapter", lambda self: RecordingAdapter(self))
     return RecordingAdapter
 
@@ -56,28 +58,33 @@ def _deliveries(feed: Any, target: Target, count: int) -> list[Delivery]:
     ]
 
 
-def test_a_worker_runs_every_dispatched_push_of_its_target_as_one_batch_and_the_cap_holds(
+def test_a_target_gets_one_batch_at_a_time_in_one_task_and_its_cap_bounds_the_calls(
     db: None,
     feed: Any,
     workspace: Target,
     recording: Any,
     no_broker: list[tuple[str, int]],
     django_capture_on_commit_callbacks: Any,
+    settings: Any,
 ) -> None:
-    Target.objects.filter(pk=workspace.pk).update(max_concurrency=3)
+    settings.PUSH_BATCH_MAX = 3
+    Target.objects.filter(pk=workspace.pk).update(max_concurrency=2)
     deliveries = _deliveries(feed, workspace, 5)
-    assert _dispatch(workspace, django_capture_on_commit_callbacks) == 3  # the cap: three in flight
-    first = next(pk for kind, pk in no_broker if kind == "run")
-    pushing.push_run(push_id=first)
-    # One batch of the three dispatched, then (keeping the slot) one of the two left.
+    assert _dispatch(workspace, django_capture_on_commit_callbacks) == 3  # PUSH_BATCH_MAX pushes in the batch
+    runs = [pk for kind, pk in no_broker if kind == "run"]
+    assert len(runs) == 1  # one task for the whole batch
+    # While that batch is in flight, the target gets no second one.
+    assert _dispatch(workspace, django_capture_on_commit_callbacks) == 0
+    assert len([kind for kind, _ in no_broker if kind == "run"]) == 1
+    pushing.push_run(push_id=runs[0])
+    # The dispatched three as one batch, then (keeping the slot) the two left; at most the cap's calls at once.
     assert [len(b) for b in recording.batches] == [3, 2]
+    assert recording.parallel == [2, 2]
     assert set(Push.objects.values_list("status", flat=True)) == {PushStatus.SUCCEEDED}
     assert set(Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True)) == {
         DeliveryStatus.DELIVERED
     }
-    # The other tasks of the first batch find nothing left to claim.
-    others = [pk for kind, pk in no_broker if kind == "run" and pk != first]
-    assert all(pushing.push_run(push_id=pk) is None for pk in others)
+    assert len([kind for kind, _ in no_broker if kind == "run"]) == 1  # the worker kept the slot: no more tasks
 
 
 def test_one_failure_in_a_batch_fails_only_its_own_push(
@@ -137,7 +144,7 @@ def test_a_batch_records_its_successes_together_but_drops_one_taken_over_meanwhi
             Push.objects.filter(delivery_id=stolen).update(attempts=2)
             super().push_many(items, parallel=parallel)
 
-    RecordingAdapter.batches, RecordingAdapter.failing = [], set()
+    RecordingAdapter.batches, RecordingAdapter.parallel, RecordingAdapter.failing = [], [], set()
     monkeypatch.setattr(Target, "adapter", lambda self: TakenOverMeanwhile(self))
     _dispatch(workspace, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
@@ -169,13 +176,19 @@ def test_a_token_replaced_during_a_batch_leaves_its_deliveries_stale_and_pushes_
                 feed_services.feed_set_token(actor=admin, feed=feed, token="replaced-during-the-batch")
             super().push_many(items, parallel=parallel)
 
-    RecordingAdapter.batches, RecordingAdapter.failing = [], set()
+    RecordingAdapter.batches, RecordingAdapter.parallel, RecordingAdapter.failing = [], [], set()
     monkeypatch.setattr(Target, "adapter", lambda self: TokenReplacedMeanwhile(self))
     _dispatch(workspace, django_capture_on_commit_callbacks)
+    runs = [pk for kind, pk in no_broker if kind == "run"]
     with django_capture_on_commit_callbacks(execute=True):
-        pushing.push_run(push_id=next(pk for kind, pk in no_broker if kind == "run"))
+        pushing.push_run(push_id=runs[0])
+    sent = [pk for kind, pk in no_broker if kind == "run"][len(runs) :]
+    assert len(sent) == 1  # the next batch, as one task
+    with django_capture_on_commit_callbacks(execute=True):
+        pushing.push_run(push_id=sent[0])
     feed.refresh_from_db()
-    # The first batch delivered the old token: stale, pushed again (in the same task) with the new one.
-    assert [len(b) for b in RecordingAdapter.batches] == [2, 2]
+    # The first delivery's push was dispatched as it was created (a batch of one; the second waited for it). That
+    # batch delivered the old token: stale, and requested again, which dispatched it with the second as one batch.
+    assert [len(b) for b in RecordingAdapter.batches] == [1, 2]
     for delivery in Delivery.objects.filter(pk__in=[d.pk for d in deliveries]):
         assert (delivery.status, delivery.delivered_fingerprint) == (DeliveryStatus.DELIVERED, feed.fingerprint)

@@ -106,10 +106,11 @@ def in_threads(workers: list[Callable[[], None]], seconds: float) -> list[BaseEx
 # --- deadlock ----------------------------------------------------------------------------------------------------
 @needs_postgres
 def test_push_all_against_busy_dispatchers_and_workers_never_deadlocks(
-    transactional_db: None, admin: Any, feed: Any, instant: Any, no_broker: list[tuple[str, int]]
+    transactional_db: None, admin: Any, feed: Any, instant: Any, no_broker: list[tuple[str, int]], settings: Any
 ) -> None:
     """Operators push all (overlapping sets) while dispatchers hold target locks and workers finish pushes and
     keep their slots: the shape that answered "deadlock detected" to a push all over 1000 deliveries."""
+    settings.PUSH_BATCH_MAX = 3
     targets = make_targets(10, 40, feed, max_concurrency=3)
     delivery_ids = list(Delivery.objects.values_list("pk", flat=True))
     pushing.pushes_request(deliveries=Delivery.objects.all(), actor="system", reason="created")
@@ -141,7 +142,7 @@ def test_push_all_against_busy_dispatchers_and_workers_never_deadlocks(
     running = Counter(Push.objects.filter(status=PushStatus.RUNNING).values_list("delivery_id", flat=True))
     assert max(waiting.values(), default=0) <= 1 and max(running.values(), default=0) <= 1
     assert Push.objects.filter(status=PushStatus.SUCCEEDED).count() > 50  # the workers did work meanwhile
-    for target in targets:  # the cap held throughout, so it holds now
+    for target in targets:  # one batch of at most PUSH_BATCH_MAX in flight per target throughout, so now too
         inflight = Push.objects.filter(target=target, status__in=[PushStatus.RUNNING]).count()
         inflight += Push.objects.filter(target=target, status=PushStatus.PENDING, dispatched_at__isnull=False).count()
         assert inflight <= 3
@@ -179,7 +180,9 @@ def test_a_deadlock_victim_is_retried_with_backoff_and_the_request_succeeds(
     assert [p.delivery_id for p in pushes] == [d.pk for d in deliveries]
     assert Push.objects.count() == len(deliveries)  # the rolled-back attempts left nothing behind
     assert AuditEvent.objects.filter(action="delivery.push_requested").count() == 1
-    assert sorted(pk for kind, pk in no_broker if kind == "dispatch") == sorted({d.target_id for d in deliveries})
+    # Once committed, each target got its batch: one run task per target, no dispatch task in between.
+    runs = [pk for kind, pk in no_broker if kind == "run"]
+    assert sorted(Push.objects.get(pk=pk).target_id for pk in runs) == sorted({d.target_id for d in deliveries})
 
 
 def test_a_deadlock_inside_a_callers_transaction_is_not_retried(
@@ -208,15 +211,18 @@ def test_a_large_push_all_commits_per_chunk_of_targets_and_answers_one_push_per_
 ) -> None:
     make_targets(12, 50, feed)  # 600 deliveries: 3 chunks of whole targets
     deliveries = list(Delivery.objects.order_by("?"))
-    with django_assert_max_num_queries(40):
+    # Per chunk: the request's few statements and, once committed, the dispatch of its targets' batches.
+    with django_assert_max_num_queries(50):
         pushes = pushing.pushes_request(deliveries=deliveries + deliveries[:10], actor=admin)
     assert [p.delivery_id for p in pushes] == [d.pk for d in deliveries]
     assert len({p.pk for p in pushes}) == 600 == Push.objects.count()
     event = AuditEvent.objects.get(action="delivery.push_requested")
     assert event.detail["count"] == 600 and len(event.detail["pushes"]) == 500
-    assert sorted(pk for kind, pk in no_broker if kind == "dispatch") == sorted(
+    runs = [pk for kind, pk in no_broker if kind == "run"]
+    assert sorted(Push.objects.get(pk=pk).target_id for pk in runs) == sorted(
         Target.objects.values_list("pk", flat=True)
     )
+    assert Push.objects.filter(dispatched_at__isnull=False).count() == 12 * min(50, settings.PUSH_BATCH_MAX)
     again = pushing.pushes_request(deliveries=deliveries, actor=admin, restart_consent=True)
     assert [p.pk for p in again] == [p.pk for p in pushes]  # waiting pushes are reused, with consent added
     assert Push.objects.filter(restart_consent=True).count() == 600
@@ -246,14 +252,14 @@ def take_over(push: Push) -> Push:
 def test_a_late_success_after_a_takeover_is_dropped(claimed: Push, feed: Any) -> None:
     second = take_over(claimed)
     events = AuditEvent.objects.filter(action="delivery.push").count()
-    pushing._succeeded(claimed, feed.fingerprint, PushResult(remote_ts=1))
+    pushing._succeeded_many([(claimed, feed.fingerprint, PushResult(remote_ts=1))])
     row = Push.objects.get(pk=claimed.pk)
     assert (row.status, row.attempts, row.remote_ts) == (PushStatus.RUNNING, 2, None)
     delivery = Delivery.objects.get(pk=claimed.delivery_id)
     assert delivery.status == DeliveryStatus.PUSHING and delivery.last_pushed_at is None
     assert AuditEvent.objects.filter(action="delivery.push").count() == events
     # The worker that holds the claim now records its outcome as usual.
-    pushing._succeeded(second, feed.fingerprint, PushResult(remote_ts=2))
+    pushing._succeeded_many([(second, feed.fingerprint, PushResult(remote_ts=2))])
     row.refresh_from_db()
     assert (row.status, row.remote_ts) == (PushStatus.SUCCEEDED, 2)
     assert Delivery.objects.get(pk=claimed.delivery_id).status == DeliveryStatus.DELIVERED
@@ -273,8 +279,8 @@ def test_a_late_failure_after_a_takeover_is_dropped(claimed: Push, django_captur
 
 
 def test_a_push_finished_by_its_own_worker_is_recorded_once(claimed: Push, feed: Any) -> None:
-    pushing._succeeded(claimed, feed.fingerprint, PushResult(remote_ts=5))
-    pushing._succeeded(claimed, feed.fingerprint, PushResult(remote_ts=6))  # a duplicate answer changes nothing
+    pushing._succeeded_many([(claimed, feed.fingerprint, PushResult(remote_ts=5))])
+    pushing._succeeded_many([(claimed, feed.fingerprint, PushResult(remote_ts=6))])  # a duplicate answer changes nothing
     row = Push.objects.get(pk=claimed.pk)
     assert (row.status, row.remote_ts, row.heartbeat_at) == (PushStatus.SUCCEEDED, 5, None)
     assert AuditEvent.objects.filter(action="delivery.push").count() == 1

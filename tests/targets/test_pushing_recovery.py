@@ -165,7 +165,8 @@ def claim_sql(sql: str, params: Any) -> bool:
 
 def outcome_sql(status: str) -> Callable[[str, Any], bool]:
     def match(sql: str, params: Any) -> bool:
-        return sql.startswith('UPDATE "targets_push"') and status in list(params or ())
+        # A plain update (a failure) or a batch's ``WITH v (...) AS (VALUES ...) UPDATE`` (successes).
+        return 'UPDATE "targets_push"' in sql and status in list(params or ())
 
     return match
 
@@ -275,7 +276,11 @@ def test_default_timings_recover_a_dead_worker_or_an_emptied_broker_within_two_m
 
 # --- bounds --------------------------------------------------------------------------------------------------
 @pytest.fixture
-def five_waiting(db: None, admin: Any, feed: Any, workspace: Target, no_broker: list[tuple[str, int]]) -> list[Push]:
+def five_waiting(
+    db: None, admin: Any, feed: Any, workspace: Target, no_broker: list[tuple[str, int]], settings: Any
+) -> list[Push]:
+    """Five pushes of one target, batches of one push each."""
+    settings.PUSH_BATCH_MAX = 1
     Target.objects.filter(pk=workspace.pk).update(max_concurrency=1)
     for i in range(5):
         services.delivery_create(actor=admin, feed=feed, target=workspace, mode="secret", scope=f"s{i}", key="k")
@@ -296,7 +301,7 @@ def test_the_keep_the_slot_loop_stops_after_its_count_and_hands_the_slot_to_the_
     assert [p.status for p in states[:2]] == [PushStatus.SUCCEEDED] * 2
     assert states[2].status == PushStatus.PENDING and states[2].dispatched_at is not None
     assert no_broker == [("run", first.pk), ("run", states[2].pk)]  # re-enqueued through the broker
-    assert all(p.dispatched_at is None for p in states[3:])  # the cap of one holds
+    assert all(p.dispatched_at is None for p in states[3:])  # one batch in flight at a time
 
 
 def test_the_keep_the_slot_loop_stops_after_its_time(

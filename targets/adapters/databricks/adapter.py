@@ -295,17 +295,21 @@ class DatabricksAdapter(Adapter):
             self._ensure_scope(api, delivery)
         elif delivery.mode == "workspace_default":
             self._grant_users_read(api, scope)
-        before = self.secret_timestamp(api, scope, delivery.cfg.key)
+        # The timestamp the put must not go below: the one our last verified push read, else read now.
+        before = delivery.delivered_remote_ts
+        if before is None:
+            before = self.secret_timestamp(api, scope, delivery.cfg.key)
         self._put(api, delivery, value, created=delivery.delivered_remote_ts is None)
         result = PushResult(detail={"previous_ts": before})
         self._after_put(api, delivery, restart_consent, result)
         return result
 
     def push_many(self, items: list[PushItem], *, parallel: int) -> None:
-        """A batch of one workspace: per scope one ``secrets/list`` before and one after, the puts in parallel
-        (at most ``parallel`` at once), then the cluster and policy wiring of ``secret`` deliveries. A scope is
-        created (and the package scope's ACL granted) once per batch. 2 + 1 calls per scope and one per delivery,
-        instead of three per delivery."""
+        """A batch of one workspace: the puts in parallel (at most ``parallel`` calls at once), one
+        ``secrets/list`` per scope after them, then the cluster and policy wiring of ``secret`` deliveries. The
+        timestamp each key must not go below is the one our last verified push read back (``delivered_remote_ts``);
+        only a scope with a delivery never delivered is created (and the package scope's ACL granted) and listed
+        before. Once delivered: one call per scope and one per delivery, instead of three per delivery."""
         api = self.client()
         by_scope: dict[str, list[PushItem]] = {}
         for item in items:
@@ -315,11 +319,22 @@ class DatabricksAdapter(Adapter):
         def prepare(scope: str, group: list[PushItem]) -> None:
             if any(i.delivery.delivered_remote_ts is None for i in group):
                 self._ensure_scope(api, group[0].delivery)
-            elif group[0].delivery.mode == "workspace_default":
+                before[scope] = self.scope_timestamps(api, scope)
+                return
+            if group[0].delivery.mode == "workspace_default":
                 self._grant_users_read(api, scope)
-            before[scope] = self.scope_timestamps(api, scope)
+            before[scope] = {
+                i.delivery.cfg.key.lower(): ts for i in group if (ts := i.delivery.delivered_remote_ts) is not None
+            }
 
-        self._per_scope(by_scope, prepare, parallel)
+        def calls(group: list[PushItem]) -> bool:
+            fresh = any(i.delivery.delivered_remote_ts is None for i in group)
+            return fresh or group[0].delivery.mode == "workspace_default"
+
+        self._per_scope({s: g for s, g in by_scope.items() if calls(g)}, prepare, parallel)
+        for scope, group in by_scope.items():
+            if not calls(group):
+                prepare(scope, group)  # no call: the timestamps we know
 
         def put(item: PushItem) -> None:
             self._put(api, item.delivery, item.value, created=False)
