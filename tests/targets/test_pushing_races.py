@@ -280,7 +280,8 @@ def test_a_late_failure_after_a_takeover_is_dropped(claimed: Push, django_captur
 
 def test_a_push_finished_by_its_own_worker_is_recorded_once(claimed: Push, feed: Any) -> None:
     pushing._succeeded_many([(claimed, feed.fingerprint, PushResult(remote_ts=5))])
-    pushing._succeeded_many([(claimed, feed.fingerprint, PushResult(remote_ts=6))])  # a duplicate answer changes nothing
+    # A duplicate answer changes nothing.
+    pushing._succeeded_many([(claimed, feed.fingerprint, PushResult(remote_ts=6))])
     row = Push.objects.get(pk=claimed.pk)
     assert (row.status, row.remote_ts, row.heartbeat_at) == (PushStatus.SUCCEEDED, 5, None)
     assert AuditEvent.objects.filter(action="delivery.push").count() == 1
