@@ -4,9 +4,10 @@ then the same adapter calls one after another, and compare. Run by hand; never p
     python -m bench.fanout [--deliveries 1000 --workspaces 100 --latency-ms 100 --concurrency 16
                             --max-concurrency 4 --sequential-sample 100 --platform databricks|valohai|github]
 
-Processes: exactly what ``make run`` starts (the ``worker`` and ``beat`` lines of the Procfile, the worker with
-``--concurrency`` = the Makefile's ``WORKER_CONCURRENCY`` unless given); the web process is not needed, the operator's
-"push all" runs in this process.
+Processes: exactly what ``make run`` starts (the ``worker`` and ``beat`` lines of the Procfile; ``--workers`` worker
+processes = the Makefile's ``WORKER_PROCESSES``, one per core, each with ``--concurrency`` = its
+``WORKER_CONCURRENCY`` threads, unless given); the web process is not needed, the operator's "push all" runs in this
+process. ``BENCH_PROFILE=DIR`` (with py-spy installed) samples each worker during the fan-out into DIR.
 
 Backend: PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set (a scratch database ``feedkeeper_bench``, or
 ``BENCH_DB``, is created on that server and dropped afterwards; Redis database 2, or ``BENCH_REDIS_DB``, is flushed
@@ -591,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"worker peak RSS: {rss:.0f} MB" + (f" (largest of {args.workers} workers)" if args.workers > 1 else ""))
         say(f"backend: {backend.label}")
         per_push = calls / max(measured, 1)
-        slots = min(args.concurrency * args.workers, args.workspaces * args.max_concurrency)
+        # Each worker thread runs one target's batch at a time, with up to max_concurrency calls at once.
+        slots = min(args.concurrency * args.workers, args.workspaces) * args.max_concurrency
         ideal = total * per_push * args.latency_ms / 1000 / slots
         worker_argv = shlex.join(procfile_argv("worker", args.concurrency)[1:])
         say(

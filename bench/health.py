@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         from targets.models import TargetCheck
 
         cpu0 = sum(cpu_seconds(w.pid) for w in workers)
+        sim_cpu0, own0 = cpu_seconds(sim_proc.pid), time.process_time()
         profilers = start_profilers(workers)
         t0 = time.monotonic()
         checks = targets_check_all(actor=user)
@@ -176,11 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - t0
         stop_profilers(profilers)
         cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu0
+        sim_cpu, own = cpu_seconds(sim_proc.pid) - sim_cpu0, time.process_time() - own0
         by_status: dict[str, int] = {}
         for status in TargetCheck.objects.filter(pk__in=ids).values_list("status", flat=True):
             by_status[status] = by_status.get(status, 0) + 1
         say(f"health: {len(ids)} targets checked in {elapsed:.2f} s" + ("" if done else " (TIMED OUT)"))
-        say(f"detail: request {requested:.2f} s; results {by_status}; worker CPU {cpu:.1f} s")
+        say(
+            f"detail: request {requested:.2f} s; results {by_status}; worker CPU {cpu:.1f} s (all workers); "
+            f"simulator CPU {sim_cpu:.1f} s and this process {own:.1f} s on the same cores"
+        )
         say(f"worker peak RSS: {max(peak_rss_mb(w.pid) for w in workers):.0f} MB")
         say(
             f"config: platform {args.platform}, {args.workers} worker(s) x {args.concurrency} threads, "

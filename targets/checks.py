@@ -98,8 +98,10 @@ def _store_credential_expiry(target: Target, results: list[HealthResult]) -> Non
     told = [r.credential_expires_at for r in results if r.credential_expires_at is not None]
     if not told:
         return
-    target.refresh_from_db()
     expires = min(told)
+    if target.credential_expires_at == expires and target.credential_expires_source == "platform":
+        return  # as loaded with the check: nothing to store (the usual case)
+    target.refresh_from_db()
     if target.credential_expires_at == expires and target.credential_expires_source == "platform":
         return
     target.credential_expires_at = expires

@@ -259,9 +259,12 @@ class GitHubAdapter(Adapter):
             if delivery.cfg.visibility == "selected":
                 extra["selected_repository_ids"] = self._repository_ids(api, delivery.cfg.repositories)
         places: dict[str, Any] = {}
+        # The time the put must not go below: the one our last verified push read back there, else read now.
+        known = (delivery.state or {}).get("places") or {}
         for place, base in self._bases(delivery):
             try:
-                before = api.secret(base, name)
+                seen = (known.get(place) or {}).get("at")
+                before = {"updated_at": seen} if seen else api.secret(base, name)
                 status = self._put(api, base, name, value, extra)
             except AdapterError as exc:
                 places[place] = {"status": "failed", "error": str(exc)}
@@ -293,7 +296,7 @@ class GitHubAdapter(Adapter):
                     f"Verification failed: {name} in {place} was not updated (updated_at {meta.get('updated_at')}).",
                     permanent=False,
                 )
-            places.setdefault(place, {})["status"] = "delivered"
+            places.setdefault(place, {}).update(status="delivered", at=meta.get("updated_at"))
             newest = after if newest is None else max(newest, after)
         if delivery.mode == "actions_org_secret" and delivery.cfg.visibility == "selected":
             have = sorted(int(r["id"]) for r in api.selected_repositories(self.org, name))

@@ -186,6 +186,29 @@ def test_a_rotated_key_is_fetched_again_when_github_refuses_its_id(
     assert github.secret_value("acme", "PIP_INDEX_URL") == feed.credentialed_url()
 
 
+def test_a_second_push_compares_with_the_time_its_last_push_read_back_instead_of_reading_before(
+    db: None, admin: Any, feed: Any, github: GitHubSimulator, gh_target: Target
+) -> None:
+    delivery = services.delivery_create(
+        actor=admin, feed=feed, target=gh_target, mode="actions_repo_secret", repositories=["app", "lib"]
+    )
+    assert _push(delivery).status == PushStatus.SUCCEEDED
+    delivery.refresh_from_db()
+    first = {place: info["at"] for place, info in delivery.state["places"].items()}
+    assert len(first) == 2 and all(first.values())
+    feed_services.feed_set_token(actor=admin, feed=feed, token="feed-token-2")
+    github.requests.clear()
+    assert _push(delivery).status == PushStatus.SUCCEEDED
+    secret_paths = [path for _, path in github.requests if path.endswith("/PIP_INDEX_URL")]
+    # Per repository: the put and, after both, the read-back; no read before the put.
+    assert [m for m, path in github.requests if path.endswith("/PIP_INDEX_URL")] == ["PUT", "PUT", "GET", "GET"]
+    assert len(set(secret_paths)) == 2
+    feed.refresh_from_db()
+    assert github.repo_secret_value("acme", "app", "PIP_INDEX_URL") == feed.credentialed_url()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.delivered_fingerprint == feed.fingerprint
+
+
 def test_pushing_twice_in_the_same_second_still_verifies(
     db: None, admin: Any, feed: Any, github: GitHubSimulator, gh_target: Target
 ) -> None:
