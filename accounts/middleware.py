@@ -68,7 +68,7 @@ class SecondFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        from accounts.mfa import has_second_factor, mfa_required
+        from accounts.mfa import has_second_factor_and_role, mfa_required
 
         user = getattr(request, "user", None)
         if (
@@ -78,7 +78,7 @@ class SecondFactorMiddleware:
             and not request.session.get(SSO_SESSION)  # the identity provider owns the second factor
             and not request.path.startswith(MFA_OPEN_PREFIXES)
         ):
-            has_device = has_second_factor(user)
+            has_device = has_second_factor_and_role(user)
             if has_device or mfa_required(user):
                 if request.path.startswith("/api/"):
                     return JsonResponse({"detail": "Enter your second factor in the dashboard first."}, status=403)

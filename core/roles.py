@@ -3,6 +3,8 @@ Each role includes the ones below it; superusers are admins."""
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 VIEWER = "viewer"
 OPERATOR = "operator"
 ADMIN = "admin"
@@ -17,13 +19,26 @@ def role_of(user: Any) -> str | None:
     cached = getattr(user, "_feedkeeper_role", False)
     if cached is not False:
         return str(cached) if cached else None
+    return remember_role(user, set(user.groups.values_list("name", flat=True)))
+
+
+def role_lookups() -> dict[str, Exists]:
+    """``role_<name>``: whether the user (``OuterRef("pk")``) is in that role's group, to be asked in a query that
+    reads other facts about the user at the same time (one round trip); hand the answers to
+    :func:`remember_role`."""
+    from django.contrib.auth.models import Group
+
+    return {f"role_{r}": Exists(Group.objects.filter(user=OuterRef("pk"), name=r)) for r in ROLES}
+
+
+def remember_role(user: Any, held: set[str]) -> str | None:
+    """Cache the role that the group names ``held`` give ``user`` on the user object, for the request."""
     role: str | None
     if getattr(user, "is_superuser", False):
         role = ADMIN
     else:
-        names = set(user.groups.values_list("name", flat=True))
-        held = [r for r in ROLES if r in names]
-        role = max(held, key=_RANK.__getitem__) if held else None
+        roles = [r for r in ROLES if r in held]
+        role = max(roles, key=_RANK.__getitem__) if roles else None
     user._feedkeeper_role = role
     return role
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.generic import ListView
@@ -24,7 +24,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 class FilteredListView(ListView):  # type: ignore[type-arg]
     """A list page filtered by a django-filter FilterSet (``filterset_class``) over ``base_queryset()``. A filter
     value that is not valid answers 400 and lists everything (the page says which value it refused); the bound
-    form is ``filters`` in the context."""
+    form is ``filters`` in the context, and ``filter_rows`` the rows chosen by id (label, row), which the page names
+    next to their id fields."""
 
     filterset_class: type[django_filters.FilterSet]
 
@@ -46,4 +47,9 @@ class FilteredListView(ListView):  # type: ignore[type-arg]
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
         ctx["filters"] = self.filterset.form
+        valid = self.filterset.is_bound and self.filterset.is_valid()
+        chosen = self.filterset.form.cleaned_data.items() if valid else ()
+        ctx["filter_rows"] = [
+            (self.filterset.form[name].label, value) for name, value in chosen if isinstance(value, Model)
+        ]
         return ctx

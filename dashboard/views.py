@@ -25,8 +25,10 @@ from dashboard import overview, services
 from dashboard.context_processors import set_nav_counts
 from dashboard.expiry import credentials_by_expiry
 
-# The soonest expiries the overview lists (all of them count in "needs attention").
+# The soonest expiries the overview lists (all of them count in "needs attention"); at least the attention list's
+# PER_REASON, whose expiring credentials it takes from them.
 EXPIRY_ROWS = 20
+assert EXPIRY_ROWS >= overview.PER_REASON
 
 
 class OverviewView(RoleRequiredMixin, TemplateView):
@@ -43,16 +45,16 @@ class OverviewView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
-        # Every feed has a token and every target a credential: the expiry list counts them.
-        expiry = credentials_by_expiry()
-        ctx["n_feeds"] = sum(1 for row in expiry if row.kind == "feed")
-        ctx["n_targets"] = sum(1 for row in expiry if row.kind == "target")
-        ctx["expiry"], ctx["expiry_more"] = expiry[:EXPIRY_ROWS], max(0, len(expiry) - EXPIRY_ROWS)
-        ctx["attention"] = overview.attention(expiry)
-        ctx["matrix"] = overview.health_matrix()
+        counted = overview.overview_counts()
+        # Every feed has a token and every target a credential: the expiry list has a row for each.
+        ctx["n_feeds"], ctx["n_targets"] = counted["feeds"], counted["targets"]
+        expiry = credentials_by_expiry(limit=EXPIRY_ROWS)
+        ctx["expiry"], ctx["expiry_more"] = expiry, max(0, counted["feeds"] + counted["targets"] - len(expiry))
+        ctx["attention"] = overview.attention(expiry, counted)
+        ctx["matrix"] = overview.health_matrix(n_targets=counted["targets"])
         ctx["failing"] = overview.failing_deliveries()
         ctx["rotations"] = overview.running_rotations()
-        ctx["in_flight"] = overview.in_flight(rotations_running=bool(ctx["rotations"]))
+        ctx["in_flight"] = overview.in_flight(counted)
         ctx["open_findings"] = ctx["attention"].open_findings
         set_nav_counts(self.request, ctx["attention"].counts())
         ctx["recent"] = AuditEvent.objects.all()[:10]

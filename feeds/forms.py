@@ -1,11 +1,15 @@
-"""Feed forms. They only shape input; the services validate and save."""
+"""Feed forms. They shape input; the services validate (asked from ``clean`` too, so every error shows at once)
+and save."""
 
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from core.forms import apply_validation_error
 from core.redaction import redact
-from feeds import kinds
+from feeds import kinds, services
+from feeds.models import Feed
 
 
 class RedactedURLInput(forms.TextInput):
@@ -117,8 +121,35 @@ class TokenForm(NoTruncationMixin, forms.Form):
     )
 
 
-class FeedEditForm(FeedDefinitionForm):
+class ServiceCheckedMixin:
+    """``clean`` also runs the service's checks (``feeds.services.feed_validate``: a taken name, a URL with
+    credentials in it or on a refused host, the token again for a new host), so one submission shows every error:
+    the form's own and the service's. The service checks again when it saves."""
+
+    feed: Feed | None = None
+    errors: Any
+    cleaned_data: dict[str, Any]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        values = {k: v for k, v in cleaned.items() if k not in self.errors}
+        try:
+            if self.feed is None:
+                services.feed_validate(**values)
+            else:
+                token = values.pop("token", "")
+                services.feed_validate(feed=self.feed, token_reentered=bool(token), **values)
+        except ValidationError as exc:
+            apply_validation_error(self, exc, only_new=True)  # type: ignore[arg-type]
+        return cleaned
+
+
+class FeedEditForm(ServiceCheckedMixin, FeedDefinitionForm):
     """A feed's definition, and its token again when the index moves to another host (optional otherwise)."""
+
+    def __init__(self, *args: Any, feed: Feed | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.feed = feed
 
     token = forms.CharField(
         strip=False,
@@ -130,7 +161,7 @@ class FeedEditForm(FeedDefinitionForm):
     )
 
 
-class FeedCreateForm(FeedDefinitionForm, TokenForm):
+class FeedCreateForm(ServiceCheckedMixin, FeedDefinitionForm, TokenForm):
     """Everything a new feed needs: what it is (name, kind, where), then its token."""
 
     field_order = [*FeedDefinitionForm.base_fields, *TokenForm.base_fields]

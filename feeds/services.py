@@ -18,6 +18,7 @@ from audit.services import audit_record
 from core import checks, crypto
 from core.models import CheckRun
 from core.urlpolicy import origin, validate_service_url
+from core.validation import ErrorCollector
 from feeds import hooks, kinds
 from feeds.models import CheckStatus, Feed, FeedCheck, TokenVersion
 from feeds.probe import probe_index
@@ -96,7 +97,8 @@ def resolve_index_url(kind: str, values: dict[str, str]) -> str:
 
 
 def _check_username(kind: str, username: str) -> None:
-    if kinds.REGISTRY[kind].username_required and not username:
+    spec = kinds.REGISTRY.get(kind)
+    if spec is not None and spec.username_required and not username:
         raise ValidationError({"username": "This kind of feed needs the username that owns the token."})
     if any(c in username for c in "\r\n\t"):
         raise ValidationError({"username": "The username must be on one line."})
@@ -108,6 +110,64 @@ def _check_name_free(name: str, exclude_pk: int | None = None) -> None:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
         raise ValidationError({"name": "A feed with this name already exists."})
+
+
+def _new_feed_values(
+    *,
+    name: str,
+    kind: str,
+    token: str | None,
+    token_expires_at: Any,
+    index_url: str,
+    username: str,
+    parts: dict[str, Any],
+) -> tuple[str, dict[str, Any], str, str]:
+    """A new feed's name, rotation settings, index URL and username, checked; ``parts`` loses its rotation
+    settings. Raises every error at once."""
+    errors = ErrorCollector()
+    name = (name or "").strip()
+    with errors.check():
+        if not name:
+            raise ValidationError({"name": "Enter a name."})
+        _check_name_free(name)
+    rotation: dict[str, Any] = {}
+    with errors.check():
+        rotation = _clean_rotation(Feed(), kind, parts)
+    unknown = set(parts) - set(PART_FIELDS)
+    if unknown:
+        errors.add(ValidationError({f: "Unknown field." for f in unknown}))
+    values = {"index_url": index_url or "", **{p: (parts.get(p) or "") for p in PART_FIELDS}}
+    url = ""
+    with errors.check():
+        url = resolve_index_url(kind, values)
+    username = (username or "").strip()
+    with errors.check():
+        _check_username(kind, username)
+    with errors.check():
+        validate_token(token)
+    with errors.check():
+        validate_expiry(token_expires_at)
+    errors.raise_any()
+    return name, rotation, url, username
+
+
+def feed_validate(*, feed: Feed | None = None, token_reentered: bool = False, **values: Any) -> None:
+    """Every error ``feed_create`` (no ``feed``) or ``feed_update`` (of ``feed``) would raise for ``values``, at
+    once, changing nothing: what a form's ``clean`` calls so that a taken name or a refused URL comes in the same
+    answer as its own errors."""
+    values = dict(values)
+    if feed is None:
+        _new_feed_values(
+            name=values.pop("name", ""),
+            kind=values.pop("kind", ""),
+            token=values.pop("token", None),
+            token_expires_at=values.pop("token_expires_at", None),
+            index_url=values.pop("index_url", ""),
+            username=values.pop("username", ""),
+            parts=values,
+        )
+    else:
+        _updated_feed_values(feed, values, token_reentered=token_reentered)
 
 
 @transaction.atomic
@@ -123,21 +183,17 @@ def feed_create(
     **parts: Any,
 ) -> Feed:
     """Create a feed with its first token and queue its credential check (run once the feed is committed).
-    Raises ``ValidationError`` (field-keyed) and changes nothing on bad input."""
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "Enter a name."})
-    _check_name_free(name)
-    rotation = _clean_rotation(Feed(), kind, parts)
-    unknown = set(parts) - set(PART_FIELDS)
-    if unknown:
-        raise ValidationError({f: "Unknown field." for f in unknown})
-    values = {"index_url": index_url or "", **{p: (parts.get(p) or "") for p in PART_FIELDS}}
-    url = resolve_index_url(kind, values)
-    username = (username or "").strip()
-    _check_username(kind, username)
-    validate_token(token)
-    validate_expiry(token_expires_at)
+    Raises ``ValidationError`` (field-keyed, every error at once) and changes nothing on bad input."""
+    name, rotation, url, username = _new_feed_values(
+        name=name,
+        kind=kind,
+        token=token,
+        token_expires_at=token_expires_at,
+        index_url=index_url,
+        username=username,
+        parts=parts,
+    )
+    values = {p: (parts.get(p) or "") for p in PART_FIELDS}
     feed = Feed.objects.create(
         name=name,
         kind=kind,
@@ -210,45 +266,64 @@ def _clean_rotation(feed: Feed, kind: str, changes: dict[str, Any]) -> dict[str,
     return cleaned
 
 
+def _updated_feed_values(
+    feed: Feed, changes: dict[str, Any], *, token_reentered: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``feed``'s definition with ``changes`` (``EDITABLE_FIELDS``) and its rotation settings among them, checked.
+    Raises every error at once."""
+    changes = dict(changes)
+    errors = ErrorCollector()
+    kind = str(changes.get("kind") or feed.kind)
+    rotation: dict[str, Any] = {}
+    with errors.check():
+        rotation = _clean_rotation(feed, kind, changes)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        errors.add(ValidationError({f: "This field cannot be changed here." for f in unknown}))
+        changes = {k: v for k, v in changes.items() if k not in unknown}
+    values = {f: getattr(feed, f) for f in EDITABLE_FIELDS}
+    values.update({k: ("" if v is None else v) for k, v in changes.items()})
+    values["name"] = str(values["name"]).strip()
+    with errors.check():
+        if not values["name"]:
+            raise ValidationError({"name": "Enter a name."})
+        _check_name_free(values["name"], exclude_pk=feed.pk)
+    if "index_url" in changes and not any(p in changes for p in PART_FIELDS):
+        # A URL entered directly replaces the parts it was built from.
+        values.update({p: "" for p in PART_FIELDS})
+    with errors.check():
+        values["index_url"] = resolve_index_url(values["kind"], values)
+        if origin(values["index_url"]) != origin(feed.index_url) and feed.current_token_id and not token_reentered:
+            raise ValidationError(
+                {
+                    "token": "Enter the token again to point this feed at another host: the stored one is never sent "
+                    "to a new place unasked."
+                }
+            )
+    values["username"] = str(values["username"]).strip()
+    with errors.check():
+        _check_username(values["kind"], values["username"])
+    if values["kind"] != feed.kind and feed.rotation_connection_id and "rotation_connection" not in rotation:
+        connection = feed.rotation_connection
+        if connection is not None and values["kind"] not in connection.provider.feed_kinds:
+            errors.add(ValidationError({"kind": "The feed's rotation connection cannot mint tokens of this kind."}))
+    errors.raise_any()
+    return values, rotation
+
+
 @transaction.atomic
 def feed_update(*, actor: Any, feed: Feed, token_reentered: bool = False, **changes: Any) -> Feed:
     """Change a feed's definition and rotation settings (not its token). Records which fields changed, old and
     new values. Moving the index to another origin (scheme, host, port) is refused unless the caller sets the
     token again in the same transaction (``token_reentered``): the stored token never follows a new address."""
     feed = Feed.objects.select_for_update().get(pk=feed.pk)
-    rotation = _clean_rotation(feed, str(changes.get("kind") or feed.kind), changes)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError({f: "This field cannot be changed here." for f in unknown})
-    values = {f: getattr(feed, f) for f in EDITABLE_FIELDS}
-    values.update({k: ("" if v is None else v) for k, v in changes.items()})
-    values["name"] = str(values["name"]).strip()
-    if not values["name"]:
-        raise ValidationError({"name": "Enter a name."})
-    _check_name_free(values["name"], exclude_pk=feed.pk)
-    if "index_url" in changes and not any(p in changes for p in PART_FIELDS):
-        # A URL entered directly replaces the parts it was built from.
-        values.update({p: "" for p in PART_FIELDS})
-    values["index_url"] = resolve_index_url(values["kind"], values)
-    if origin(values["index_url"]) != origin(feed.index_url) and feed.current_token_id and not token_reentered:
-        raise ValidationError(
-            {
-                "token": "Enter the token again to point this feed at another host: the stored one is never sent to a "
-                "new place unasked."
-            }
-        )
-    values["username"] = str(values["username"]).strip()
-    _check_username(values["kind"], values["username"])
+    values, rotation = _updated_feed_values(feed, changes, token_reentered=token_reentered)
     # The username may itself be a secret (Databricks' docs put a PAT there), so only its change is recorded.
     changed = {
         f: ([getattr(feed, f), values[f]] if f != "username" else "changed")
         for f in EDITABLE_FIELDS
         if getattr(feed, f) != values[f]
     }
-    if "kind" in changed and feed.rotation_connection_id and "rotation_connection" not in rotation:
-        connection = feed.rotation_connection
-        if connection is not None and values["kind"] not in connection.provider.feed_kinds:
-            raise ValidationError({"kind": "The feed's rotation connection cannot mint tokens of this kind."})
     for field, value in rotation.items():
         before = getattr(feed, field)
         if before != value:

@@ -84,7 +84,7 @@ class FeedEditView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         feed = get_object_or_404(Feed, pk=pk)
-        form = FeedEditForm(request.POST)
+        form = FeedEditForm(request.POST, feed=feed)
         if form.is_valid():
             values = dict(form.cleaned_data)
             token = values.pop("token", "")

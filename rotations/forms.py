@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django import forms
 
+from core.forms import IdInput
 from feeds.forms import TokenForm
 from feeds.models import Connection, Feed
 from feeds.providers import REGISTRY
@@ -18,9 +19,10 @@ from targets.models import Target
 class RotationListFilter(django_filters.FilterSet):
     """``feed`` (id), ``target`` (id: its own credential's rotations) and ``status`` of the rotations page."""
 
-    feed = django_filters.ModelChoiceFilter(queryset=Feed.objects.order_by("name"), empty_label="Any feed")
+    # Ids typed or linked, not a <select> of every feed and target (see core.forms.IdInput).
+    feed = django_filters.ModelChoiceFilter(queryset=Feed.objects.all(), widget=IdInput({"placeholder": "Feed id"}))
     target = django_filters.ModelChoiceFilter(
-        queryset=Target.objects.order_by("name"), empty_label="Any target credential"
+        queryset=Target.objects.all(), widget=IdInput({"placeholder": "Target id (its credential)"})
     )
     status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="Any status")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import django_filters
 
+from core.forms import IdInput
 from core.models import RunState
 from feeds.models import Feed
 from targets.adapters import REGISTRY
@@ -27,11 +28,12 @@ class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=DeliveryStatus.choices, empty_label="Any status", help_text="The delivery's status."
     )
+    # Ids typed or linked, not a <select> of every target and feed (see core.forms.IdInput).
     target = django_filters.ModelChoiceFilter(
-        queryset=Target.objects.order_by("name"), empty_label="Any target", help_text="The target's id."
+        queryset=Target.objects.all(), widget=IdInput({"placeholder": "Target id"}), help_text="The target's id."
     )
     feed = django_filters.ModelChoiceFilter(
-        queryset=Feed.objects.order_by("name"), empty_label="Any feed", help_text="The feed's id."
+        queryset=Feed.objects.all(), widget=IdInput({"placeholder": "Feed id"}), help_text="The feed's id."
     )
     mode = django_filters.ChoiceFilter(choices=mode_choices, empty_label="Any mode", help_text="The delivery mode.")
 

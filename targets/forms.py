@@ -1,6 +1,7 @@
-"""Target, delivery and push forms. They only shape input (split id lists, offer the adapter's choices); the
-services validate and save. Fields a kind or mode does not use are hidden (and disabled) by ``static/js/app.js``
-from the ``data-spec`` the form carries; the server refuses them if they arrive anyway."""
+"""Target, delivery and push forms. They shape input (split id lists, offer the adapter's choices); the services
+validate (the target form asks them from ``clean`` too, so every error shows at once) and save. Fields a kind or
+mode does not use are hidden (and disabled) by ``static/js/app.js`` from the ``data-spec`` the form carries; the
+server refuses them if they arrive anyway."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import re
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.forms import apply_validation_error
 from feeds.forms import RedactedURLInput
 from feeds.models import Feed
+from targets import services
 from targets.adapters import REGISTRY, FieldSpec, all_fields, kind_choices, secret_inputs
 from targets.models import Target
 
@@ -111,6 +115,7 @@ class TargetForm(forms.Form):
 
     def __init__(self, *args: Any, target: Target | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.target = target
         self.spec = json.dumps(target_spec())
         self.fields["url"].help_text = " ".join(f"{cls.label}: {cls.url_help}" for cls in REGISTRY.values())
         self._many = set()
@@ -134,12 +139,25 @@ class TargetForm(forms.Form):
             # The kind of a target never changes; the credential is kept unless a new one is given.
             del self.fields["kind"]
 
-    def service_values(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
+    def service_values(self, cleaned: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = dict(self.cleaned_data if cleaned is None else cleaned)
         data["max_concurrency"] = data.get("max_concurrency") or 4
         for name in self._many:
-            data[name] = split_ids(data.get(name) or "")
+            if name in data:
+                data[name] = split_ids(data.get(name) or "")
         return data
+
+    def clean(self) -> dict[str, Any]:
+        """The service's checks too (``targets.services.target_validate``: a taken name, a URL with credentials in
+        it or on a refused host, the credential again for a new address), so one submission shows every error. The
+        service checks again when it saves."""
+        cleaned: dict[str, Any] = super().clean() or self.cleaned_data
+        values = self.service_values({k: v for k, v in cleaned.items() if k not in self.errors})
+        try:
+            services.target_validate(target=self.target, **values)
+        except ValidationError as exc:
+            apply_validation_error(self, exc, only_new=True)
+        return cleaned
 
 
 def target_initial(target: Target) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and audited in the same transaction. Pushing lives in :mod:`targets.pushing`, he
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.urlpolicy import origin, validate_service_url
+from core.validation import ErrorCollector
 from targets.adapters import REGISTRY, all_fields, secret_inputs
 from targets.checks import target_check_request
 from targets.hooks import credential_expiry_changed
@@ -96,38 +98,52 @@ def _refuse_foreign(values: dict[str, Any], own: set[str], what: str) -> None:
         raise ValidationError(foreign)
 
 
-def _clean_target(kind: str, values: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str, Any]:
-    """The common fields checked here, the platform's through its adapter. Returns the common fields and
-    ``config`` (the adapter's settings)."""
-    cls = _adapter_class(kind)
-    values = dict(values)
-    values["name"] = str(values.get("name") or "").strip()
-    if not values["name"]:
-        raise ValidationError({"name": "Enter a name."})
-    clash = Target.objects.filter(name__iexact=values["name"])
-    if exclude_pk is not None:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        raise ValidationError({"name": "A target with this name already exists."})
+def _target_url(cls: Any, values: dict[str, Any]) -> str:
+    """The target's URL (the platform's default when empty), checked; errors keyed ``url``."""
     url = str(values.get("url") or cls.default_url).strip().rstrip("/")
     try:
-        values["url"] = validate_service_url(url, what="URL")
+        return validate_service_url(url, what="URL")
     except ValidationError as exc:
         raise ValidationError({"url": exc.messages}) from None
+
+
+def _clean_target(kind: str, values: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str, Any]:
+    """The common fields checked here, the platform's through its adapter (once the common ones are right).
+    Returns the common fields and ``config`` (the adapter's settings); raises every error found at once."""
+    cls = _adapter_class(kind)
+    values = dict(values)
+    errors = ErrorCollector()
+    values["name"] = str(values.get("name") or "").strip()
+    with errors.check():
+        if not values["name"]:
+            raise ValidationError({"name": "Enter a name."})
+        clash = Target.objects.filter(name__iexact=values["name"])
+        if exclude_pk is not None:
+            clash = clash.exclude(pk=exclude_pk)
+        if clash.exists():
+            raise ValidationError({"name": "A target with this name already exists."})
+    with errors.check():
+        values["url"] = _target_url(cls, values)
     values["auth_type"] = values.get("auth_type") or cls.auth_types[0]
     if values["auth_type"] not in cls.auth_types:
-        raise ValidationError({"auth_type": f"For {cls.label} choose one of: {', '.join(cls.auth_types)}."})
+        errors.add(ValidationError({"auth_type": f"For {cls.label} choose one of: {', '.join(cls.auth_types)}."}))
     concurrency = values.get("max_concurrency") or 4
     if not 1 <= int(concurrency) <= 64:
-        raise ValidationError({"max_concurrency": "Choose between 1 and 64."})
+        errors.add(ValidationError({"max_concurrency": "Choose between 1 and 64."}))
     values["max_concurrency"] = int(concurrency)
     own = {f.name for f in cls.target_fields()}
-    _refuse_foreign(
-        {k: v for k, v in values.items() if k not in COMMON_TARGET_FIELDS},
-        own,
-        f"{cls.label} targets",
-    )
-    cleaned = dict(cls.clean_target(values))
+    with errors.check():
+        _refuse_foreign(
+            {k: v for k, v in values.items() if k not in COMMON_TARGET_FIELDS},
+            own,
+            f"{cls.label} targets",
+        )
+    if "url" in errors or "auth_type" in errors:
+        errors.raise_any()  # the adapter's checks build on a valid URL and auth type
+    cleaned: dict[str, Any] = {}
+    with errors.check():
+        cleaned = dict(cls.clean_target(values))
+    errors.raise_any()
     config = {name: cleaned[name] for name in sorted(own) if cleaned.get(name) not in (None, "", [])}
     return {**{f: cleaned[f] for f in COMMON_TARGET_FIELDS}, "config": config}
 
@@ -148,17 +164,52 @@ def _split_secrets(values: dict[str, Any]) -> dict[str, str]:
     return {name: str(values.pop(name) or "") for name in list(secret_inputs()) if name in values}
 
 
-@transaction.atomic
-def target_create(*, actor: Any, kind: str, **values: Any) -> Target:
-    """Register a target and queue its first health check (which also resolves what the target is)."""
+def _create_checks(
+    kind: str, values: dict[str, Any], secrets: dict[str, str], credential_settings: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """What ``target_create`` checks before it saves: the definition, the credential and its settings. Returns
+    the cleaned definition and the credential; raises every error at once."""
+    cls = _adapter_class(kind)
+    errors = ErrorCollector()
+    cleaned: dict[str, Any] = {}
+    with errors.check():
+        cleaned = _clean_target(kind, values)
+    auth_type = cleaned.get("auth_type") or values.get("auth_type") or cls.auth_types[0]
+    field, secret = "", ""
+    if auth_type in cls.auth_types:
+        field, found = _credential_from(cls, auth_type, secrets)
+        secret = found or ""
+        with errors.check():
+            if not secret:
+                raise ValidationError({field: "Enter the credential Feedkeeper uses for this target."})
+            _check_secret(secret, field)
+        with errors.check():  # on a scratch target: nothing is saved here
+            probe = Target(kind=kind, auth_type=auth_type)
+            _apply_credential_settings(probe, credential_settings, new_secret=True, changed={})
+    errors.raise_any()
+    return cleaned, secret
+
+
+def target_validate(*, target: Target | None = None, kind: str = "", **values: Any) -> None:
+    """Every error ``target_create`` (no ``target``) or ``target_update`` (of ``target``) would raise for
+    ``values``, at once, changing nothing: what the form's ``clean`` calls so that a taken name or a refused URL
+    comes in the same answer as its own errors."""
+    values = dict(values)
     secrets = _split_secrets(values)
     credential_settings = _split_credential_settings(values)
-    cleaned = _clean_target(kind, values)
-    cls = _adapter_class(kind)
-    field, secret = _credential_from(cls, cleaned["auth_type"], secrets)
-    if not secret:
-        raise ValidationError({field: "Enter the credential Feedkeeper uses for this target."})
-    _check_secret(secret, field)
+    if target is None:
+        _create_checks(kind, values, secrets, credential_settings)
+    else:
+        _update_checks(target, values, secrets, credential_settings)
+
+
+@transaction.atomic
+def target_create(*, actor: Any, kind: str, **values: Any) -> Target:
+    """Register a target and queue its first health check (which also resolves what the target is). Raises
+    ``ValidationError`` with every error at once."""
+    secrets = _split_secrets(values)
+    credential_settings = _split_credential_settings(values)
+    cleaned, secret = _create_checks(kind, values, secrets, credential_settings)
     target = Target(kind=kind, **cleaned)
     target.set_credential(secret)
     _apply_credential_settings(target, credential_settings, new_secret=True, changed={})
@@ -187,31 +238,64 @@ def _flat(target_or_delivery: Any, common: tuple[str, ...]) -> dict[str, Any]:
     return {**{f: getattr(target_or_delivery, f) for f in common}, **(target_or_delivery.config or {})}
 
 
-@transaction.atomic
-def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
-    """Change a target's definition and, when given, its credential."""
-    target = Target.objects.select_for_update().get(pk=target.pk)
+def _update_checks(
+    target: Target, changes: dict[str, Any], secrets: dict[str, str], credential_settings: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """What ``target_update`` checks before it changes ``target``: the definition with ``changes``, the
+    credential (needed again for a new address or auth type) and its settings. Returns the cleaned definition and
+    the new credential (empty: kept); raises every error at once."""
     cls = _adapter_class(target.kind)
-    secrets = _split_secrets(changes)
-    credential_settings = _split_credential_settings(changes)
+    errors = ErrorCollector()
     allowed = set(COMMON_TARGET_FIELDS) | set(all_fields("target"))
     unknown = set(changes) - allowed
     if unknown:
-        raise ValidationError({f: "This field cannot be changed." for f in unknown})
+        errors.add(ValidationError({f: "This field cannot be changed." for f in unknown}))
     values = _flat(target, COMMON_TARGET_FIELDS)
-    values.update({k: v for k, v in changes.items() if v is not None})
-    cleaned = _clean_target(target.kind, values, exclude_pk=target.pk)
-    field, secret = _credential_from(cls, cleaned["auth_type"], secrets)
-    if cleaned["auth_type"] != target.auth_type and not secret:
-        raise ValidationError({"auth_type": "Changing how Feedkeeper authenticates needs the new credential."})
-    if origin(cleaned["url"]) != origin(target.url) and not secret:
-        # Configuration rights must not become read rights: the stored credential never follows a new address.
-        raise ValidationError(
-            {
-                field: "Enter the credential again to point this target at another address: the stored one is never "
-                "sent to a new place unasked."
-            }
-        )
+    values.update({k: v for k, v in changes.items() if v is not None and k not in unknown})
+    cleaned: dict[str, Any] = {}
+    with errors.check():
+        cleaned = _clean_target(target.kind, values, exclude_pk=target.pk)
+    auth_type = cleaned.get("auth_type") or values.get("auth_type") or target.auth_type
+    url = cleaned.get("url")
+    if url is None and "url" not in errors:
+        url = _target_url(cls, values)  # checked by _clean_target already: this one does not raise
+    field, secret = "", ""
+    if auth_type in cls.auth_types:
+        field, found = _credential_from(cls, auth_type, secrets)
+        secret = found or ""
+        if auth_type != target.auth_type and not secret:
+            errors.add(
+                ValidationError({"auth_type": "Changing how Feedkeeper authenticates needs the new credential."})
+            )
+        if url is not None and origin(url) != origin(target.url) and not secret:
+            # Configuration rights must not become read rights: the stored credential never follows a new address.
+            errors.add(
+                ValidationError(
+                    {
+                        field: "Enter the credential again to point this target at another address: the stored one is "
+                        "never sent to a new place unasked."
+                    }
+                )
+            )
+        if secret:
+            with errors.check():
+                _check_secret(secret, field)
+        with errors.check():  # on a copy: the target is changed only once everything is right
+            probe = copy.copy(target)
+            probe.auth_type = auth_type
+            _apply_credential_settings(probe, credential_settings, new_secret=bool(secret), changed={})
+    errors.raise_any()
+    return cleaned, secret
+
+
+@transaction.atomic
+def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
+    """Change a target's definition and, when given, its credential. Raises ``ValidationError`` with every error
+    at once and changes nothing then."""
+    target = Target.objects.select_for_update().get(pk=target.pk)
+    secrets = _split_secrets(changes)
+    credential_settings = _split_credential_settings(changes)
+    cleaned, secret = _update_checks(target, changes, secrets, credential_settings)
     before, after = _flat(target, COMMON_TARGET_FIELDS), {**cleaned, **cleaned["config"]}
     after.pop("config")
     changed = {f: [before.get(f, ""), after.get(f, "")] for f in sorted(set(before) | set(after))}
@@ -219,7 +303,6 @@ def target_update(*, actor: Any, target: Target, **changes: Any) -> Target:
     for f, v in cleaned.items():
         setattr(target, f, v)
     if secret:
-        _check_secret(secret, field)
         previous = target.credential_fingerprint
         target.set_credential(secret)
         changed["credential_fingerprint"] = [previous, target.credential_fingerprint]

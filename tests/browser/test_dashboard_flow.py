@@ -18,8 +18,10 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from core import crypto
 from feeds import services as feed_services
 from feeds.models import Feed
+from rotations.models import Rotation
 from simulators.databricks import DatabricksSimulator
 from simulators.github import GitHubSimulator
 from simulators.valohai import ValohaiSimulator
@@ -167,6 +169,15 @@ def test_an_admin_watches_pushes_and_a_rotation_live_on_every_page(
     expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/rotations/\d+/$"))
     assert_htmx_loaded(page)
     expect(page.locator("#step-push .badge")).to_have_text(re.compile("done|skipped"), timeout=LIVE_TIMEOUT_MS)
+    # ...and on to its end, still without a reload: verified, promoted, completed (the previous token waits out its
+    # grace before the revoke step runs).
+    status = page.locator("#progress .heading .badge").first
+    expect(status).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
+    for step in ("mint", "test", "push", "verify", "promote"):
+        expect(page.locator(f"#step-{step} .badge")).to_have_text(re.compile("done|skipped"))
+    expect(page.locator("#step-revoke .badge")).to_have_text("waiting")
+    rotation = Rotation.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[-1]))
+    assert (rotation.status, rotation.new_fingerprint) == ("completed", crypto.fingerprint(NEW_TOKEN))
     shoot(page, "rotation")
     page.goto(f"{base}/rotations/")
     shoot(page, "rotations")

@@ -1,4 +1,4 @@
-""""Check all" (and beat's sweep) requests a health check of every target in a few statements, not per target."""
+""" "Check all" (and beat's sweep) requests a health check of every target in a few statements, not per target."""
 
 from __future__ import annotations
 
