@@ -116,7 +116,10 @@ class AuditEventFilter(django_filters.FilterSet):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The choice list is what the history holds (the schema shows the types every installation has).
-        self.filters["object_type"].extra["choices"] = object_type_choices()
+        object_type = self.filters["object_type"]
+        object_type.extra["choices"] = object_type_choices()
+        # A form field built earlier (the schema generator builds the class's own) would keep its old choices.
+        object_type.__dict__.pop("_field", None)
 
     def filter_q(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         return search(queryset, value) if value else queryset
