@@ -44,7 +44,7 @@ class Target(models.Model):
     credential_next_rotation_at = models.DateTimeField(null=True, blank=True, db_index=True)
     info = models.JSONField(default=dict, blank=True)
     max_concurrency = models.PositiveSmallIntegerField(
-        default=4, help_text="At most this many platform calls at once against this target (pushes and checks)."
+        default=4, help_text="Pushes to this target make at most this many platform calls at once."
     )
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     health_checked_at = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='target',
             name='max_concurrency',
-            field=models.PositiveSmallIntegerField(default=4, help_text='At most this many platform calls at once against this target (pushes and checks).'),
+            field=models.PositiveSmallIntegerField(default=4, help_text='Pushes to this target make at most this many platform calls at once.'),
         ),
     ]
