@@ -37,3 +37,17 @@ def test_a_process_that_inherits_the_run_folder_neither_creates_nor_removes_one(
     inherited.mkdir()
     assert _import_settings(tmp_path, FEEDKEEPER_TEST_RUN_DIR=str(inherited)) == inherited
     assert inherited.is_dir() and list(tmp_path.iterdir()) == [inherited]
+
+
+def test_the_settings_the_type_checker_loads_create_no_folder(tmp_path: Path) -> None:
+    """mypy's Django plugin imports the settings named in pyproject.toml and ends with ``os._exit`` (no atexit):
+    whatever those settings create stays behind, once per type-check run."""
+    import tomllib
+
+    module = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["django-stubs"]["django_settings_module"]
+    env = {k: v for k, v in os.environ.items() if k != "FEEDKEEPER_TEST_RUN_DIR"}
+    env.update(DJANGO_SETTINGS_MODULE=module, TMPDIR=str(tmp_path))
+    code = "import os, django; django.setup(); os._exit(0)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
