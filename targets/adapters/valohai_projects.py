@@ -52,11 +52,12 @@ def _wait(attempt: int, retry_after: float | None) -> None:
     sleep(min(RETRY.delay(attempt, retry_after), MAX_IN_PLACE_WAIT))
 
 
-def put_variable(api: ValohaiClient, project_id: str, name: str, value: str) -> str:
+def put_variable(api: ValohaiClient, project_id: str, name: str, value: str, *, known: bool = False) -> str:
     """Make sure the secret ``name`` in project ``project_id`` holds ``value``. Returns how (``created or
     overwritten`` or ``re-created``). Raises :class:`ValohaiError`, with ``missing`` set when this call deleted the
-    variable and could not create it again (the project is then without it)."""
-    progress = {"deleted": False}
+    variable and could not create it again (the project is then without it). ``known``: Feedkeeper's last push
+    delivered the name there, so a refused POST means it exists and the project need not be read to tell."""
+    progress = {"deleted": False, "known": known}
     try:
         return _put(api, project_id, name, value, progress)
     except ValohaiError as exc:
@@ -80,8 +81,10 @@ def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: d
         except ValohaiError as exc:
             if exc.conflict:
                 # A 400 or 409, worded however this installation words it: whether a POST of an existing name is
-                # refused is not documented (docs/platforms.md §2.3), so the project is read back to decide.
-                if _read(api, project_id, name) is None:
+                # refused is not documented (docs/platforms.md §2.3), so the project is read back to decide, unless
+                # our last push delivered the name there (deleted since, the DELETE's 404 is as good, and a real
+                # refusal comes back from the POST after it).
+                if not (progress["known"] and not progress["deleted"]) and _read(api, project_id, name) is None:
                     raise  # the name is not there: a real refusal of the request
                 api.delete_variable(project_id, name)  # it exists: delete, then create (a 404 here is as good)
                 progress["deleted"] = True
@@ -131,7 +134,7 @@ def push_projects(
         before = dict(previous.get(project_id) or {})
         entry = {k: before.get(k) for k in ("pushed_at", "fingerprint")} | {"name": project_name or before.get("name")}
         try:
-            put_variable(api, project_id, name, value)
+            put_variable(api, project_id, name, value, known=before.get("status") == DELIVERED)
         except ValohaiError as exc:
             if exc.status in (401, 403):
                 raise AdapterError(

@@ -161,13 +161,33 @@ def test_a_new_token_replaces_the_old_value_whether_valohai_overwrites_or_refuse
     assert _push(delivery).status == PushStatus.SUCCEEDED
     feed_services.feed_set_token(actor=admin, feed=feed, token="feed-token-2")
     feed.refresh_from_db()
+    valohai.requests.clear()
     push = _push(delivery)
     assert push.status == PushStatus.SUCCEEDED, push.error
     assert "feed-token-2" in feed.credentialed_url()
     for pid in _ids(acme):
         assert valohai.env_var(pid, VAR) == {"value": feed.credentialed_url(), "secret": True}
+        calls = [m for m, path in valohai.requests if f"/projects/{pid}/" in path]
+        # The name was delivered there by the last push: a refused POST means it exists, no read to tell; the
+        # read after is the verification.
+        assert calls == (["POST", "GET"] if overwrites else ["POST", "DELETE", "POST", "GET"])
     deletes = [p for m, p in valohai.requests if m == "DELETE"]
     assert len(deletes) == (0 if overwrites else 3)
+
+
+def test_a_name_delivered_before_but_deleted_on_valohai_since_is_created_again(
+    db: None, admin: Any, feed: Any, vh_target: Target, valohai: ValohaiSimulator, acme: dict[str, Any]
+) -> None:
+    pid = _ids(acme)[0]
+    delivery = services.delivery_create(actor=admin, feed=feed, target=vh_target, projects=[pid])
+    assert _push(delivery).status == PushStatus.SUCCEEDED
+    with valohai.lock:  # someone removed it on Valohai
+        del valohai.state.projects[pid].env[VAR]
+    feed_services.feed_set_token(actor=admin, feed=feed, token="feed-token-2")
+    feed.refresh_from_db()
+    push = _push(delivery)
+    assert push.status == PushStatus.SUCCEEDED, push.error
+    assert valohai.env_var(pid, VAR) == {"value": feed.credentialed_url(), "secret": True}
 
 
 def test_a_429_on_the_create_is_not_blindly_retried_but_ends_with_the_value(
