@@ -211,8 +211,9 @@ def test_a_large_push_all_commits_per_chunk_of_targets_and_answers_one_push_per_
 ) -> None:
     make_targets(12, 50, feed)  # 600 deliveries: 3 chunks of whole targets
     deliveries = list(Delivery.objects.order_by("?"))
-    # Per chunk: the request's few statements and, once committed, the dispatch of its targets' batches.
-    with django_assert_max_num_queries(50):
+    # Per chunk: the request's few statements and, once committed, the dispatch of its targets' batches (SQLite
+    # splits a bulk insert into more statements: 54 there, 45 on PostgreSQL), never one per delivery.
+    with django_assert_max_num_queries(60):
         pushes = pushing.pushes_request(deliveries=deliveries + deliveries[:10], actor=admin)
     assert [p.delivery_id for p in pushes] == [d.pk for d in deliveries]
     assert len({p.pk for p in pushes}) == 600 == Push.objects.count()
