@@ -233,30 +233,22 @@ def attention(expiry: list[ExpiryRow] | None = None, counted: dict[str, int] | N
     for row in expiring[:PER_REASON]:
         obj = row.obj
         when = "expired" if row.status == "expired" else "expires"
-        if row.kind == "feed":
-            lst.items.append(
-                Attention(
-                    "expiry",
-                    obj.name,
-                    link("feeds:detail", obj.pk),
-                    row.status,
-                    f"feed token {when}",
-                    at=row.expires_at,
-                    action=Action("Rotate now", link("rotations:rotate", obj.pk), ADMIN, "get", True),
-                )
+        detail, what, (verb, page) = (
+            ("feeds:detail", "feed token", ("Rotate now", "rotations:rotate"))
+            if row.kind == "feed"
+            else ("targets:detail", "target credential", ("Replace", "targets:edit"))
+        )
+        lst.items.append(
+            Attention(
+                "expiry",
+                obj.name,
+                link(detail, obj.pk),
+                row.status,
+                f"{what} {when}",
+                at=row.expires_at,
+                action=Action(verb, link(page, obj.pk), ADMIN, "get", True),
             )
-        else:
-            lst.items.append(
-                Attention(
-                    "expiry",
-                    obj.name,
-                    link("targets:detail", obj.pk),
-                    row.status,
-                    f"target credential {when}",
-                    at=row.expires_at,
-                    action=Action("Replace", link("targets:edit", obj.pk), ADMIN, "get", True),
-                )
-            )
+        )
     if n_expiring > PER_REASON:
         lst.more["expiry"] = (n_expiring - PER_REASON, reverse("overview") + "#expiry")
 

@@ -99,10 +99,14 @@ def _store_credential_expiry(target: Target, results: list[HealthResult]) -> Non
     if not told:
         return
     expires = min(told)
-    if target.credential_expires_at == expires and target.credential_expires_source == "platform":
+
+    def stored() -> bool:
+        return target.credential_expires_at == expires and target.credential_expires_source == "platform"
+
+    if stored():
         return  # as loaded with the check: nothing to store (the usual case)
     target.refresh_from_db()
-    if target.credential_expires_at == expires and target.credential_expires_source == "platform":
+    if stored():
         return
     target.credential_expires_at = expires
     target.credential_expires_source = "platform"

@@ -107,24 +107,7 @@ def run_parallel(
             secrets = (str(getattr(item, "value", "") or ""),)
             fail(item, AdapterError(f"Unexpected error: {type(exc).__name__}: {exc}", permanent=False, secrets=secrets))
 
-    if parallel <= 1 or len(items) <= 1:
-        for item in items:
-            guarded(item)
-        return
-
-    # ``parallel`` lanes, each working through its share in turn, on threads that live as long as the process:
-    # the HTTP seam keeps one client (and its connections and TLS set-up) per thread, so short-lived threads
-    # would pay for a new one on every batch.
-    def lane(share: list[T]) -> None:
-        try:
-            for item in share:
-                guarded(item)
-        finally:
-            db_connection.close()  # an adapter that read the database must not keep a connection per lane
-
-    shares = [items[i::parallel] for i in range(min(parallel, len(items)))]
-    for future in [_lane_pool().submit(lane, share) for share in shares]:
-        future.result()
+    map_parallel([functools.partial(guarded, item) for item in items], parallel)
 
 
 def _closing(fn: Callable[[], T]) -> Callable[[], T]:
@@ -148,6 +131,9 @@ def map_parallel(jobs: list[Callable[[], T]], parallel: int) -> list[T]:
     enough). The first exception of a job is raised after all have ended."""
     if parallel <= 1 or len(jobs) <= 1:
         return [job() for job in jobs]
+    # ``parallel`` lanes, each working through its share in turn, on threads that live as long as the process:
+    # the HTTP seam keeps one client (and its connections and TLS set-up) per thread, so short-lived threads
+    # would pay for a new one on every batch.
     values: dict[int, T] = {}
     errors: list[BaseException] = []
 

@@ -57,9 +57,9 @@ def put_variable(api: ValohaiClient, project_id: str, name: str, value: str, *, 
     overwritten`` or ``re-created``). Raises :class:`ValohaiError`, with ``missing`` set when this call deleted the
     variable and could not create it again (the project is then without it). ``known``: Feedkeeper's last push
     delivered the name there, so a refused POST means it exists and the project need not be read to tell."""
-    progress = {"deleted": False, "known": known}
+    progress = {"deleted": False}
     try:
-        return _put(api, project_id, name, value, progress)
+        return _put(api, project_id, name, value, progress, known=known)
     except ValohaiError as exc:
         exc.missing = progress["deleted"]
         raise
@@ -72,7 +72,7 @@ def _read(api: ValohaiClient, project_id: str, name: str) -> dict[str, Any] | No
     return dict(current) if isinstance(current, dict) else None
 
 
-def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: dict[str, bool]) -> str:
+def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: dict[str, bool], *, known: bool) -> str:
     last: ValohaiError | None = None
     for attempt in range(IN_PLACE_ATTEMPTS):
         try:
@@ -84,7 +84,7 @@ def _put(api: ValohaiClient, project_id: str, name: str, value: str, progress: d
                 # refused is not documented (docs/platforms.md §2.3), so the project is read back to decide, unless
                 # our last push delivered the name there (deleted since, the DELETE's 404 is as good, and a real
                 # refusal comes back from the POST after it).
-                if not (progress["known"] and not progress["deleted"]) and _read(api, project_id, name) is None:
+                if not (known and not progress["deleted"]) and _read(api, project_id, name) is None:
                     raise  # the name is not there: a real refusal of the request
                 api.delete_variable(project_id, name)  # it exists: delete, then create (a 404 here is as good)
                 progress["deleted"] = True

@@ -316,25 +316,23 @@ class DatabricksAdapter(Adapter):
             by_scope.setdefault(item.delivery.cfg.scope, []).append(item)
         before: dict[str, dict[str, int] | None] = {}
 
+        def fresh(group: list[PushItem]) -> bool:
+            return any(i.delivery.delivered_remote_ts is None for i in group)
+
+        for scope, group in by_scope.items():
+            if not fresh(group):  # no call: the timestamps we know
+                known = ((i.delivery.cfg.key.lower(), i.delivery.delivered_remote_ts) for i in group)
+                before[scope] = {key: ts for key, ts in known if ts is not None}
+
         def prepare(scope: str, group: list[PushItem]) -> None:
-            if any(i.delivery.delivered_remote_ts is None for i in group):
+            if fresh(group):
                 self._ensure_scope(api, group[0].delivery)
                 before[scope] = self.scope_timestamps(api, scope)
-                return
-            if group[0].delivery.mode == "workspace_default":
+            else:
                 self._grant_users_read(api, scope)
-            before[scope] = {
-                i.delivery.cfg.key.lower(): ts for i in group if (ts := i.delivery.delivered_remote_ts) is not None
-            }
 
-        def calls(group: list[PushItem]) -> bool:
-            fresh = any(i.delivery.delivered_remote_ts is None for i in group)
-            return fresh or group[0].delivery.mode == "workspace_default"
-
-        self._per_scope({s: g for s, g in by_scope.items() if calls(g)}, prepare, parallel)
-        for scope, group in by_scope.items():
-            if not calls(group):
-                prepare(scope, group)  # no call: the timestamps we know
+        calling = {s: g for s, g in by_scope.items() if fresh(g) or g[0].delivery.mode == "workspace_default"}
+        self._per_scope(calling, prepare, parallel)
 
         def put(item: PushItem) -> None:
             self._put(api, item.delivery, item.value, created=False)
